@@ -1,0 +1,25 @@
+//! Handshake's domain logic, with no dependency on Tauri so that every rule is testable headless.
+//!
+//! One module per concept:
+//! - [`paths`]: where the app keeps its data (platform data directory, or an override).
+//! - [`db`]: the one SQLite database, its migrations and its forward-compatibility guard.
+//! - [`secrets`]: the OS keychain, the only place a provider secret is ever stored.
+//! - [`llm`]: the `LlmClient` trait, the only way any code talks to a model, and its adapters.
+//! - [`registry`]: the providers a user registered (kind, tier, base_url, secret handle).
+//! - [`egress`]: which network addresses a provider may reach, checked on resolved addresses.
+//! - [`doctor`]: the health checks behind `hsk doctor` and the Settings view.
+//! - [`facade`]: [`facade::Handshake`], the one object the shells (desktop app and CLI) hold.
+
+pub mod db;
+pub mod doctor;
+pub mod egress;
+pub mod facade;
+pub mod llm;
+pub mod paths;
+pub mod registry;
+pub mod secrets;
+
+pub use facade::Handshake;
+
+/// The version of this build of Handshake, shared by the app and the CLI.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
