@@ -47,7 +47,12 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self { connect_ms: 5_000, first_byte_ms: 120_000, idle_ms: 60_000, total_ms: 600_000 }
+        Self {
+            connect_ms: 5_000,
+            first_byte_ms: 120_000,
+            idle_ms: 60_000,
+            total_ms: 600_000,
+        }
     }
 }
 
@@ -72,7 +77,10 @@ pub struct OpenAiCompatOptions {
 
 impl Default for OpenAiCompatOptions {
     fn default() -> Self {
-        Self { max_tokens_field: MaxTokensField::MaxTokens, stream_include_usage: true }
+        Self {
+            max_tokens_field: MaxTokensField::MaxTokens,
+            stream_include_usage: true,
+        }
     }
 }
 

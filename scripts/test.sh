@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The full test suite: installs what is missing, then formatting, lints, Rust tests (with the real
+# OS keychain), the UI's type check and unit tests, and the end-to-end test of the real app under
+# Xvfb. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TERM_COLOR=never
+scripts/install-deps.sh test
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "UI build (the app embeds ui/dist)"
+npm --prefix ui run build --silent
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --features handshake/e2e -- -D warnings
+
+step "UI type check"
+npm --prefix ui run check
+
+step "UI unit tests"
+npm --prefix ui test --silent
+
+# The keychain tests and the app need a D-Bus session with an unlocked gnome-keyring (the Secret
+# Service); the end-to-end test needs a display.
+step "Rust tests and the end-to-end test (dbus session, gnome-keyring, Xvfb)"
+dbus-run-session -- bash -euo pipefail -c '
+  echo -n handshake-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  cargo test --workspace
+  rm -rf test-artifacts/e2e
+  xvfb-run -a -s "-screen 0 1280x800x24" cargo test -p handshake --features e2e --test e2e_app
+  ls test-artifacts/e2e
+'
+step "all tests passed"

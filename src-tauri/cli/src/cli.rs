@@ -1,0 +1,31 @@
+//! The command line's grammar (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Handshake: run LLM work safely across local and cloud models.
+#[derive(Debug, Parser)]
+#[command(name = "hsk", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Use this data directory instead of the platform's (also: HANDSHAKE_DATA_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the data directory, database, OS keychain and a local Ollama.
+    Doctor {
+        /// Where to look for Ollama.
+        #[arg(long, default_value = handshake_core::doctor::DEFAULT_OLLAMA_URL)]
+        ollama_url: String,
+    },
+}

@@ -1,0 +1,45 @@
+//! The Handshake desktop app: a thin Tauri shell over `handshake-core`.
+//!
+//! Owns the window, the Tauri commands (one file per domain under [`commands`], each delegating to
+//! the core in a line or two) and the typed errors the UI branches on ([`error`]). It holds no
+//! domain logic.
+
+pub mod bindings;
+pub mod commands;
+pub mod error;
+pub mod state;
+
+use tauri::Manager;
+
+/// Builds the app with its commands, generic over the runtime so tests can use the mock runtime.
+pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
+    tauri::Builder::<R>::new()
+        .invoke_handler(tauri::generate_handler![
+            commands::settings::app_info,
+            commands::settings::doctor,
+        ])
+        .setup(|app| {
+            // Open the data directory and run migrations before the window asks for anything.
+            let state = tauri::async_runtime::block_on(state::AppState::open());
+            if let Err(message) = state.core() {
+                tracing::error!(%message, "Handshake could not open its data directory");
+            }
+            app.manage(state);
+            Ok(())
+        })
+}
+
+/// Runs the desktop app.
+pub fn run() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    if let Err(error) = builder::<tauri::Wry>().run(tauri::generate_context!()) {
+        tracing::error!(%error, "the desktop app stopped with an error");
+        std::process::exit(1);
+    }
+}
