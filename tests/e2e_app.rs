@@ -39,12 +39,21 @@ fn free_port() -> u16 {
         .port()
 }
 
+fn wait_listening(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen on port {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn start_driver(data_dir: &Path, port: u16) -> Driver {
     let program = std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
     let native =
         std::env::var("WEBKIT_WEBDRIVER").unwrap_or_else(|_| "/usr/bin/WebKitWebDriver".into());
+    let native_port = free_port();
     let child = Command::new(&program)
-        .args(["--port", &port.to_string(), "--native-port", &free_port().to_string()])
+        .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
         .args(["--native-driver", &native])
         .env("HANDSHAKE_DATA_DIR", data_dir)
         .stdout(Stdio::null())
@@ -100,8 +109,9 @@ async fn the_app_starts_and_every_view_shows() {
         "tauri:options".into(),
         serde_json::json!({ "application": env!("CARGO_BIN_EXE_handshake") }),
     );
-    let client = ClientBuilder::rustls()
-        .unwrap()
+    // tauri-driver speaks plain HTTP on loopback: no TLS connector needed.
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
