@@ -56,7 +56,10 @@ impl ModelId {
         if model.trim().is_empty() {
             return Err(ModelIdProblem::EmptyModel);
         }
-        Ok(Self { provider_id: provider.to_owned(), model: model.to_owned() })
+        Ok(Self {
+            provider_id: provider.to_owned(),
+            model: model.to_owned(),
+        })
     }
 
     /// The provider id (before the first `/`).
@@ -151,7 +154,8 @@ impl StaticCatalog {
     /// Registers a provider that serves exactly `models` (names without the provider prefix).
     pub fn with_models(mut self, provider_id: &str, tier: ProviderTier, models: &[&str]) -> Self {
         let set = models.iter().map(|m| (*m).to_owned()).collect();
-        self.providers.insert(provider_id.to_owned(), (tier, Some(set)));
+        self.providers
+            .insert(provider_id.to_owned(), (tier, Some(set)));
         self
     }
 }
@@ -169,6 +173,8 @@ impl ModelCatalog for StaticCatalog {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
@@ -178,7 +184,10 @@ mod tests {
         assert_eq!(id.model(), "hf.co/org/model:Q4_K_M");
         assert_eq!(id.to_string(), "lan/hf.co/org/model:Q4_K_M");
         assert_eq!(ModelId::parse("gemma3"), Err(ModelIdProblem::NoSlash));
-        assert_eq!(ModelId::parse("/gemma3"), Err(ModelIdProblem::EmptyProvider));
+        assert_eq!(
+            ModelId::parse("/gemma3"),
+            Err(ModelIdProblem::EmptyProvider)
+        );
         assert_eq!(ModelId::parse("oll/"), Err(ModelIdProblem::EmptyModel));
     }
 

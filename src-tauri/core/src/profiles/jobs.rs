@@ -37,9 +37,14 @@ impl JobStatus {
     }
 
     fn parse(text: &str) -> Option<Self> {
-        [Self::Running, Self::Succeeded, Self::Failed, Self::Cancelled]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        [
+            Self::Running,
+            Self::Succeeded,
+            Self::Failed,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 
@@ -93,7 +98,10 @@ pub struct JobStore {
 impl JobStore {
     /// The jobs of `db`.
     pub fn new(db: &Database) -> Self {
-        Self { pool: db.pool().clone(), profiles: ProfileStore::new(db) }
+        Self {
+            pool: db.pool().clone(),
+            profiles: ProfileStore::new(db),
+        }
     }
 
     /// Starts a job pinned to the profile active right now.
@@ -111,7 +119,11 @@ impl JobStore {
         .fetch_optional(&self.pool)
         .await?;
         let profile_id = profile_id.ok_or(JobError::NoActiveProfile)?;
-        Ok(JobStarted { job_id, profile_id, started_at })
+        Ok(JobStarted {
+            job_id,
+            profile_id,
+            started_at,
+        })
     }
 
     /// One job.
@@ -129,8 +141,10 @@ impl JobStore {
             job_id: job_id.to_owned(),
             profile_id: row.try_get("profile_id")?,
             started_at: row.try_get("started_at")?,
-            status: JobStatus::parse(&status)
-                .ok_or_else(|| JobError::CorruptStatus { job_id: job_id.to_owned(), status })?,
+            status: JobStatus::parse(&status).ok_or_else(|| JobError::CorruptStatus {
+                job_id: job_id.to_owned(),
+                status,
+            })?,
             finished_at: row.try_get("finished_at")?,
             cloud_escalations: u32::try_from(escalations).unwrap_or(u32::MAX),
         })
@@ -154,7 +168,10 @@ impl JobStore {
         .await?;
         let job = self.get(job_id).await?;
         if updated.rows_affected() == 0 {
-            return Err(JobError::NotRunning { job_id: job_id.to_owned(), status: job.status });
+            return Err(JobError::NotRunning {
+                job_id: job_id.to_owned(),
+                status: job.status,
+            });
         }
         Ok(job)
     }
@@ -180,9 +197,15 @@ impl JobStore {
         }
         let job = self.get(job_id).await?;
         if job.status != JobStatus::Running {
-            return Err(JobError::NotRunning { job_id: job_id.to_owned(), status: job.status });
+            return Err(JobError::NotRunning {
+                job_id: job_id.to_owned(),
+                status: job.status,
+            });
         }
-        Err(JobError::CapReached { job_id: job_id.to_owned(), cap })
+        Err(JobError::CapReached {
+            job_id: job_id.to_owned(),
+            cap,
+        })
     }
 
     /// Reserves one cloud escalation under the job's pinned profile: refused when the profile
@@ -196,7 +219,10 @@ impl JobStore {
                 profile_id: job.profile_id,
             });
         }
-        let cap = profile.governance.max_cloud_escalations_per_job.unwrap_or(u32::MAX);
+        let cap = profile
+            .governance
+            .max_cloud_escalations_per_job
+            .unwrap_or(u32::MAX);
         self.try_reserve_cloud_escalation(job_id, cap).await
     }
 }

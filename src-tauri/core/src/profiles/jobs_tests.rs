@@ -1,5 +1,7 @@
 //! Unit tests of [`super`] on real SQLite files: pinning, finishing and the escalation cap.
 
+#![allow(clippy::unwrap_used)]
+
 use super::*;
 use crate::profiles::test_support::{catalog, database, profile};
 
@@ -32,7 +34,10 @@ async fn a_job_keeps_its_profile_after_a_switch() {
     let job = jobs.get(&started.job_id).await.unwrap();
     assert_eq!(job.profile_id, "wp-a");
     assert_eq!(job.status, JobStatus::Running);
-    assert_eq!(jobs.pinned_profile(&started.job_id).await.unwrap().name, "Dev");
+    assert_eq!(
+        jobs.pinned_profile(&started.job_id).await.unwrap().name,
+        "Dev"
+    );
     assert_eq!(jobs.start_job().await.unwrap().profile_id, "wp-b");
     let repin = sqlx::query("UPDATE jobs SET profile_id = 'wp-b' WHERE job_id = ?")
         .bind(&started.job_id)
@@ -47,17 +52,41 @@ async fn the_cap_stops_reservations_and_finished_jobs_reserve_nothing() {
     let job = jobs.start_job().await.unwrap().job_id;
     assert_eq!(jobs.try_reserve_cloud_escalation(&job, 2).await.unwrap(), 1);
     assert_eq!(jobs.try_reserve_cloud_escalation(&job, 2).await.unwrap(), 2);
-    let err = jobs.try_reserve_cloud_escalation(&job, 2).await.unwrap_err();
-    assert!(matches!(err, JobError::CapReached { cap: 2, .. }), "{err:?}");
+    let err = jobs
+        .try_reserve_cloud_escalation(&job, 2)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, JobError::CapReached { cap: 2, .. }),
+        "{err:?}"
+    );
     assert_eq!(jobs.get(&job).await.unwrap().cloud_escalations, 2);
 
     let done = jobs.finish(&job, JobStatus::Succeeded).await.unwrap();
     assert_eq!(done.status, JobStatus::Succeeded);
     assert!(done.finished_at.is_some());
-    let err = jobs.try_reserve_cloud_escalation(&job, 10).await.unwrap_err();
-    assert!(matches!(err, JobError::NotRunning { status: JobStatus::Succeeded, .. }), "{err:?}");
-    assert!(matches!(jobs.finish(&job, JobStatus::Failed).await, Err(JobError::NotRunning { .. })));
-    let err = jobs.try_reserve_cloud_escalation("job-ghost", 1).await.unwrap_err();
+    let err = jobs
+        .try_reserve_cloud_escalation(&job, 10)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            JobError::NotRunning {
+                status: JobStatus::Succeeded,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(matches!(
+        jobs.finish(&job, JobStatus::Failed).await,
+        Err(JobError::NotRunning { .. })
+    ));
+    let err = jobs
+        .try_reserve_cloud_escalation("job-ghost", 1)
+        .await
+        .unwrap_err();
     assert!(matches!(err, JobError::NotFound { .. }), "{err:?}");
 }
 
@@ -80,7 +109,10 @@ async fn reservations_follow_the_pinned_profile_governance() {
     let closed_job = jobs.start_job().await.unwrap().job_id;
 
     assert_eq!(jobs.reserve_cloud_escalation(&capped_job).await.unwrap(), 1);
-    assert!(matches!(jobs.reserve_cloud_escalation(&capped_job).await, Err(JobError::CapReached { cap: 1, .. })));
+    assert!(matches!(
+        jobs.reserve_cloud_escalation(&capped_job).await,
+        Err(JobError::CapReached { cap: 1, .. })
+    ));
     assert!(matches!(
         jobs.reserve_cloud_escalation(&closed_job).await,
         Err(JobError::CloudEscalationDisabled { .. })

@@ -24,24 +24,25 @@ mod validate;
 mod test_support;
 
 pub use catalog::{
-    effective_tier, Availability, ModelCatalog, ModelHealth, ModelId, ModelIdProblem,
-    StaticCatalog,
+    effective_tier, Availability, ModelCatalog, ModelHealth, ModelId, ModelIdProblem, StaticCatalog,
 };
 pub use jobs::{JobError, JobRecord, JobStarted, JobStatus, JobStore, FR_EVT_JOB_PINNED_PROFILE};
 pub use resolve::{
-    next_after_failure, resolve, resolve_for_job, CandidateSlot, PassOverReason, PassedOver, ResolveError,
-    ResolveRequest, Resolution, FR_EVT_MODEL_RESOLVED,
+    next_after_failure, resolve, resolve_for_job, CandidateSlot, PassOverReason, PassedOver,
+    Resolution, ResolveError, ResolveRequest, FR_EVT_MODEL_RESOLVED,
 };
 pub use schema::{
     AutomationLevel, Governance, ModelAssignment, ModelAssignments, Overrides,
     PartialModelAssignments, Role, WorkProfile, WORK_PROFILE_SCHEMA_VERSION,
 };
 pub use store::{
-    new_profile_id, ProfileActivated, ProfileCreated, ProfileError, ProfileStore,
-    ProfileSummary, StoredProfile, ACTIVE_PROFILE_SETTING, FR_EVT_PROFILE_CHANGED,
+    new_profile_id, ProfileActivated, ProfileCreated, ProfileError, ProfileStore, ProfileSummary,
+    StoredProfile, ACTIVE_PROFILE_SETTING, FR_EVT_PROFILE_CHANGED,
 };
 pub use swap::{
-    ModelLoader, ModelSwap, ModelSwapRequest, SwapError, SwapState, SwapStep, SwapStepRecord,
-    StepOutcome,
+    ModelLoader, ModelSwap, ModelSwapRequest, StepOutcome, SwapError, SwapState, SwapStep,
+    SwapStepRecord,
 };
-pub use validate::{parse_profile_json, validate_profile, FieldError, FieldProblem, ValidationErrors};
+pub use validate::{
+    parse_profile_json, validate_profile, FieldError, FieldProblem, ValidationErrors,
+};

@@ -31,7 +31,11 @@ pub struct ResolveRequest {
 impl ResolveRequest {
     /// A request for `role` with no file or task type.
     pub fn role(role: Role) -> Self {
-        Self { role, file_type: None, task_type: None }
+        Self {
+            role,
+            file_type: None,
+            task_type: None,
+        }
     }
 }
 
@@ -112,13 +116,18 @@ pub enum ResolveError {
 }
 
 fn describe(passed_over: &[PassedOver]) -> String {
-    let parts: Vec<String> =
-        passed_over.iter().map(|p| format!("{} ({:?})", p.model_id, p.reason)).collect();
+    let parts: Vec<String> = passed_over
+        .iter()
+        .map(|p| format!("{} ({:?})", p.model_id, p.reason))
+        .collect();
     parts.join(", ")
 }
 
 fn normalize_file_type(file_type: &str) -> String {
-    file_type.trim().trim_start_matches('.').to_ascii_lowercase()
+    file_type
+        .trim()
+        .trim_start_matches('.')
+        .to_ascii_lowercase()
 }
 
 /// The assignment that serves the request and the rule that chose it.
@@ -131,7 +140,9 @@ fn select<'a>(profile: &'a WorkProfile, req: &ResolveRequest) -> (&'a ModelAssig
         }
         if let (Some(file_type), Some(rules)) = (&req.file_type, &overrides.filetype_rules) {
             let wanted = normalize_file_type(file_type);
-            let found = rules.iter().find(|(key, _)| normalize_file_type(key) == wanted);
+            let found = rules
+                .iter()
+                .find(|(key, _)| normalize_file_type(key) == wanted);
             if let Some((key, assignment)) =
                 found.and_then(|(key, rule)| rule.get(req.role).map(|a| (key, a)))
             {
@@ -208,7 +219,11 @@ fn resolve_from(
                     passed_over,
                 });
             }
-            Err(reason) => passed_over.push(PassedOver { model_id: model_id.clone(), slot, reason }),
+            Err(reason) => passed_over.push(PassedOver {
+                model_id: model_id.clone(),
+                slot,
+                reason,
+            }),
         }
     }
     Err(ResolveError::NoUsableModel {
@@ -227,7 +242,15 @@ pub fn resolve(
     catalog: &dyn ModelCatalog,
     health: &dyn ModelHealth,
 ) -> Result<Resolution, ResolveError> {
-    resolve_from(profile, req, None, CandidateSlot::Primary, Vec::new(), catalog, health)
+    resolve_from(
+        profile,
+        req,
+        None,
+        CandidateSlot::Primary,
+        Vec::new(),
+        catalog,
+        health,
+    )
 }
 
 /// Resolves the model for `req` under the profile `job_id` pinned when it started, whatever
@@ -241,7 +264,15 @@ pub async fn resolve_for_job(
 ) -> Result<Resolution, ResolveError> {
     let profile = jobs.pinned_profile(job_id).await?;
     let job_id = Some(job_id.to_owned());
-    resolve_from(&profile, req, job_id, CandidateSlot::Primary, Vec::new(), catalog, health)
+    resolve_from(
+        &profile,
+        req,
+        job_id,
+        CandidateSlot::Primary,
+        Vec::new(),
+        catalog,
+        health,
+    )
 }
 
 /// After the chosen model failed: with a retryable error, moves on to the next candidate (the
@@ -260,7 +291,9 @@ pub fn next_after_failure(
         });
     }
     if !error_is_retryable {
-        return Err(ResolveError::NotRetryable { model_id: previous.chosen_model_id.clone() });
+        return Err(ResolveError::NotRetryable {
+            model_id: previous.chosen_model_id.clone(),
+        });
     }
     let mut passed_over = previous.passed_over.clone();
     passed_over.push(PassedOver {
@@ -284,7 +317,15 @@ pub fn next_after_failure(
         });
     }
     let job_id = previous.job_id.clone();
-    resolve_from(profile, &req, job_id, CandidateSlot::Fallback, passed_over, catalog, health)
+    resolve_from(
+        profile,
+        &req,
+        job_id,
+        CandidateSlot::Fallback,
+        passed_over,
+        catalog,
+        health,
+    )
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Unit tests of [`super`]: precedence, fallbacks, constraints at every step, and the facts of
 //! FR-EVT-PROFILE-003.
 
+#![allow(clippy::unwrap_used)]
+
 use super::*;
 use crate::llm::{LlmError, TimeoutPhase};
 use crate::profiles::test_support::{catalog, database, profile, HealthMap};
@@ -21,7 +23,10 @@ fn task_type_beats_file_type_beats_base() {
     let r = |rq: ResolveRequest| resolve(&p, &rq, &catalog(), &health).unwrap();
 
     let base = r(req(Role::Worker, None, None));
-    assert_eq!((base.rule.as_str(), base.chosen_model_id.as_str()), ("base", "oll/qwen3:8b"));
+    assert_eq!(
+        (base.rule.as_str(), base.chosen_model_id.as_str()),
+        ("base", "oll/qwen3:8b")
+    );
     assert!(!base.requires_escalation && base.passed_over.is_empty());
 
     let file = r(req(Role::Worker, Some(".RS"), None));
@@ -66,7 +71,13 @@ fn an_unavailable_primary_falls_back_to_a_local_fallback_without_escalation() {
     let p = profile("wp-1");
     let health = HealthMap::default();
     health.set("oll/qwen3:8b", Availability::Unavailable);
-    let r = resolve(&p, &req(Role::Orchestrator, None, None), &catalog(), &health).unwrap();
+    let r = resolve(
+        &p,
+        &req(Role::Orchestrator, None, None),
+        &catalog(),
+        &health,
+    )
+    .unwrap();
     assert_eq!(r.chosen_model_id, "oll/gemma3:270m");
     assert!(!r.requires_escalation && !r.crossed_to_cloud);
     assert_eq!(r.passed_over[0].reason, PassOverReason::Unavailable);
@@ -79,14 +90,30 @@ fn constraints_are_enforced_even_on_an_unvalidated_profile() {
     // Orchestrator: primary outside allowed_models, fallback a cloud model under local_only.
     p.model_assignments.orchestrator.primary_model_id = "oll/qwen3-coder:30b".into();
     p.model_assignments.orchestrator.fallback_model_id = Some("oll/gpt-oss:120b-cloud".into());
-    p.model_assignments.orchestrator.allowed_models =
-        Some(vec!["oll/gpt-oss:120b-cloud".into()]);
-    let err = resolve(&p, &req(Role::Orchestrator, None, None), &catalog(), &health).unwrap_err();
+    p.model_assignments.orchestrator.allowed_models = Some(vec!["oll/gpt-oss:120b-cloud".into()]);
+    let err = resolve(
+        &p,
+        &req(Role::Orchestrator, None, None),
+        &catalog(),
+        &health,
+    )
+    .unwrap_err();
     match &err {
-        ResolveError::NoUsableModel { passed_over, rule, role, .. } => {
+        ResolveError::NoUsableModel {
+            passed_over,
+            rule,
+            role,
+            ..
+        } => {
             assert_eq!((rule.as_str(), *role), ("base", Role::Orchestrator));
             let reasons: Vec<_> = passed_over.iter().map(|p| p.reason).collect();
-            assert_eq!(reasons, vec![PassOverReason::NotAllowed, PassOverReason::LocalOnlyViolation]);
+            assert_eq!(
+                reasons,
+                vec![
+                    PassOverReason::NotAllowed,
+                    PassOverReason::LocalOnlyViolation
+                ]
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -97,40 +124,59 @@ fn constraints_are_enforced_even_on_an_unvalidated_profile() {
     closed.governance.allow_cloud_escalation = false;
     health.set("oll/qwen3:8b", Availability::Unhealthy);
     let err = resolve(&closed, &req(Role::Worker, None, None), &catalog(), &health).unwrap_err();
-    assert!(matches!(&err, ResolveError::NoUsableModel { passed_over, .. }
-        if passed_over[1].reason == PassOverReason::CloudEscalationDisabled));
+    assert!(
+        matches!(&err, ResolveError::NoUsableModel { passed_over, .. }
+        if passed_over[1].reason == PassOverReason::CloudEscalationDisabled)
+    );
 
     // Unknown providers and malformed ids are passed over, not chosen.
     let mut odd = profile("wp-3");
     odd.model_assignments.frontend.primary_model_id = "ghost/x".into();
     odd.model_assignments.frontend.fallback_model_id = Some("no-slash".into());
     let err = resolve(&odd, &req(Role::Frontend, None, None), &catalog(), &health).unwrap_err();
-    assert!(matches!(&err, ResolveError::NoUsableModel { passed_over, .. }
+    assert!(
+        matches!(&err, ResolveError::NoUsableModel { passed_over, .. }
         if passed_over.iter().map(|p| p.reason).collect::<Vec<_>>()
-            == vec![PassOverReason::UnknownProvider, PassOverReason::InvalidModelId]));
+            == vec![PassOverReason::UnknownProvider, PassOverReason::InvalidModelId])
+    );
 }
 
 #[test]
 fn a_retryable_failure_moves_to_the_fallback_and_then_stops() {
     let p = profile("wp-1");
     let health = HealthMap::default();
-    let first = resolve(&p, &req(Role::Orchestrator, None, None), &catalog(), &health).unwrap();
+    let first = resolve(
+        &p,
+        &req(Role::Orchestrator, None, None),
+        &catalog(),
+        &health,
+    )
+    .unwrap();
     assert_eq!(first.chosen_model_id, "oll/qwen3:8b");
 
-    let timeout = LlmError::Timeout { phase: TimeoutPhase::FirstByte };
+    let timeout = LlmError::Timeout {
+        phase: TimeoutPhase::FirstByte,
+    };
     let second =
         next_after_failure(&p, &first, timeout.is_retryable(), &catalog(), &health).unwrap();
     assert_eq!(second.chosen_model_id, "oll/gemma3:270m");
     assert_eq!(second.rule, "base");
-    assert_eq!(second.passed_over[0].reason, PassOverReason::FailedRetryable);
+    assert_eq!(
+        second.passed_over[0].reason,
+        PassOverReason::FailedRetryable
+    );
 
     let err = next_after_failure(&p, &second, true, &catalog(), &health).unwrap_err();
-    assert!(matches!(&err, ResolveError::NoUsableModel { passed_over, .. }
-        if passed_over.len() == 2 && passed_over.iter().all(|p| p.reason == PassOverReason::FailedRetryable)));
+    assert!(
+        matches!(&err, ResolveError::NoUsableModel { passed_over, .. }
+        if passed_over.len() == 2 && passed_over.iter().all(|p| p.reason == PassOverReason::FailedRetryable))
+    );
 
     let unauthorized = LlmError::Unauthorized;
     let err = next_after_failure(&p, &first, unauthorized.is_retryable(), &catalog(), &health);
-    assert!(matches!(err, Err(ResolveError::NotRetryable { model_id }) if model_id == "oll/qwen3:8b"));
+    assert!(
+        matches!(err, Err(ResolveError::NotRetryable { model_id }) if model_id == "oll/qwen3:8b")
+    );
 
     let other = profile("wp-other");
     assert!(matches!(
@@ -143,7 +189,13 @@ fn a_retryable_failure_moves_to_the_fallback_and_then_stops() {
 fn a_retryable_failure_keeps_the_override_rule() {
     let p = profile("wp-1");
     let health = HealthMap::default();
-    let first = resolve(&p, &req(Role::Worker, None, Some("review")), &catalog(), &health).unwrap();
+    let first = resolve(
+        &p,
+        &req(Role::Worker, None, Some("review")),
+        &catalog(),
+        &health,
+    )
+    .unwrap();
     let next = next_after_failure(&p, &first, true, &catalog(), &health).unwrap();
     assert_eq!(next.rule, "task_type:review");
     assert_eq!(next.chosen_model_id, "oll/qwen3:8b");
@@ -163,12 +215,28 @@ async fn resolve_for_job_uses_the_pinned_profile_and_names_the_job() {
     let job = jobs.start_job().await.unwrap().job_id;
     store.activate("wp-b").await.unwrap();
     let health = HealthMap::default();
-    let r = resolve_for_job(&jobs, &job, &req(Role::Worker, None, None), &catalog(), &health)
-        .await
-        .unwrap();
+    let r = resolve_for_job(
+        &jobs,
+        &job,
+        &req(Role::Worker, None, None),
+        &catalog(),
+        &health,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.profile_id, "wp-a");
     assert_eq!(r.job_id.as_deref(), Some(job.as_str()));
     assert_eq!(r.chosen_model_id, "oll/qwen3:8b");
-    let err = resolve_for_job(&jobs, "job-ghost", &req(Role::Worker, None, None), &catalog(), &health).await;
-    assert!(matches!(err, Err(ResolveError::Job(JobError::NotFound { .. }))));
+    let err = resolve_for_job(
+        &jobs,
+        "job-ghost",
+        &req(Role::Worker, None, None),
+        &catalog(),
+        &health,
+    )
+    .await;
+    assert!(matches!(
+        err,
+        Err(ResolveError::Job(JobError::NotFound { .. }))
+    ));
 }

@@ -25,7 +25,12 @@ pub enum Role {
 
 impl Role {
     /// Every role, in the order of the spec.
-    pub const ALL: [Role; 4] = [Role::Frontend, Role::Orchestrator, Role::Worker, Role::Validator];
+    pub const ALL: [Role; 4] = [
+        Role::Frontend,
+        Role::Orchestrator,
+        Role::Worker,
+        Role::Validator,
+    ];
 
     /// The role's JSON key.
     pub fn as_str(self) -> &'static str {
@@ -176,6 +181,8 @@ impl WorkProfile {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
     use serde_json::{json, Value};
 
@@ -222,8 +229,17 @@ mod tests {
         let profile: WorkProfile = serde_json::from_value(value.clone()).unwrap();
         assert_eq!(profile.governance.automation_level, AutomationLevel::Hybrid);
         assert_eq!(profile.governance.max_cloud_escalations_per_job, Some(2));
-        assert_eq!(profile.model_assignments.get(Role::Worker).primary_model_id, "lan/hf.co/org/model:Q4_K_M");
-        let rs = &profile.overrides.as_ref().unwrap().filetype_rules.as_ref().unwrap()["rs"];
+        assert_eq!(
+            profile.model_assignments.get(Role::Worker).primary_model_id,
+            "lan/hf.co/org/model:Q4_K_M"
+        );
+        let rs = &profile
+            .overrides
+            .as_ref()
+            .unwrap()
+            .filetype_rules
+            .as_ref()
+            .unwrap()["rs"];
         assert!(rs.get(Role::Worker).is_some() && rs.get(Role::Frontend).is_none());
         assert_eq!(serde_json::to_value(&profile).unwrap(), value);
     }
@@ -234,13 +250,19 @@ mod tests {
         let obj = value.as_object_mut().unwrap();
         obj.remove("description");
         obj.remove("overrides");
-        obj["governance"].as_object_mut().unwrap().remove("max_cloud_escalations_per_job");
+        obj["governance"]
+            .as_object_mut()
+            .unwrap()
+            .remove("max_cloud_escalations_per_job");
         let profile: WorkProfile = serde_json::from_value(value.clone()).unwrap();
         assert_eq!(profile.description, None);
         assert_eq!(profile.overrides, None);
         let back = serde_json::to_value(&profile).unwrap();
         assert_eq!(back, value);
-        assert!(back.get("overrides").is_none(), "None must be absent, not null");
+        assert!(
+            back.get("overrides").is_none(),
+            "None must be absent, not null"
+        );
         let text = profile.to_json().unwrap();
         assert_eq!(serde_json::from_str::<WorkProfile>(&text).unwrap(), profile);
     }
@@ -249,7 +271,9 @@ mod tests {
     fn rejects_unknown_fields_at_every_level() {
         let mut top = full();
         top["parent_profile_id"] = json!("wp-old");
-        let err = serde_json::from_value::<WorkProfile>(top).unwrap_err().to_string();
+        let err = serde_json::from_value::<WorkProfile>(top)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("parent_profile_id"), "{err}");
 
         let mut nested = full();

@@ -104,7 +104,9 @@ pub struct ProfileStore {
 impl ProfileStore {
     /// The profiles of `db`.
     pub fn new(db: &Database) -> Self {
-        Self { pool: db.pool().clone() }
+        Self {
+            pool: db.pool().clone(),
+        }
     }
 
     /// Stores a new profile under its own `profile_id`, with no parent.
@@ -139,7 +141,10 @@ impl ProfileStore {
         self.require(profile_id).await?;
         let job_count = self.job_count(profile_id).await?;
         if job_count > 0 {
-            return Err(ProfileError::InUse { profile_id: profile_id.to_owned(), job_count });
+            return Err(ProfileError::InUse {
+                profile_id: profile_id.to_owned(),
+                job_count,
+            });
         }
         self.save_as_new_version(profile_id, edited, catalog).await
     }
@@ -190,7 +195,10 @@ impl ProfileStore {
                 let profile_id = profile.profile_id.clone();
                 let job_count = self.job_count(&profile_id).await?;
                 if job_count > 0 {
-                    Err(ProfileError::InUse { profile_id, job_count })
+                    Err(ProfileError::InUse {
+                        profile_id,
+                        job_count,
+                    })
                 } else {
                     Err(ProfileError::IdTaken { profile_id })
                 }
@@ -207,7 +215,9 @@ impl ProfileStore {
                 .await?;
         match found {
             Some(_) => Ok(()),
-            None => Err(ProfileError::NotFound { profile_id: profile_id.to_owned() }),
+            None => Err(ProfileError::NotFound {
+                profile_id: profile_id.to_owned(),
+            }),
         }
     }
 
@@ -259,7 +269,9 @@ impl ProfileStore {
             .bind(profile_id)
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| ProfileError::NotFound { profile_id: profile_id.to_owned() })
+            .ok_or_else(|| ProfileError::NotFound {
+                profile_id: profile_id.to_owned(),
+            })
     }
 
     /// Every profile, oldest first, with parents, the active flag and the jobs that used it.
@@ -312,7 +324,9 @@ impl ProfileStore {
                 .fetch_optional(&mut *tx)
                 .await?;
         if exists.is_none() {
-            return Err(ProfileError::NotFound { profile_id: profile_id.to_owned() });
+            return Err(ProfileError::NotFound {
+                profile_id: profile_id.to_owned(),
+            });
         }
         let previous: Option<String> =
             sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
@@ -329,15 +343,20 @@ impl ProfileStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(ProfileActivated { profile_id: profile_id.to_owned(), previous })
+        Ok(ProfileActivated {
+            profile_id: profile_id.to_owned(),
+            previous,
+        })
     }
 
     /// The active profile's id, if one was ever activated.
     pub async fn active_profile_id(&self) -> Result<Option<String>, ProfileError> {
-        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-            .bind(ACTIVE_PROFILE_SETTING)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(ACTIVE_PROFILE_SETTING)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 }
 

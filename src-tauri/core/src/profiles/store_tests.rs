@@ -1,5 +1,7 @@
 //! Unit tests of [`super`] on real SQLite files: versions, immutability, activation, export.
 
+#![allow(clippy::unwrap_used)]
+
 use super::*;
 use crate::profiles::jobs::JobStore;
 use crate::profiles::test_support::{catalog, database, profile};
@@ -19,9 +21,15 @@ async fn create_get_export_and_reimport_elsewhere() {
     let exported = store.export_json("wp-1").await.unwrap();
     assert_eq!(sha256_hex(exported.as_bytes()), created.body_sha256);
     let (_dir2, other) = database().await;
-    let imported = ProfileStore::new(&other).import_json(&exported, &catalog()).await.unwrap();
+    let imported = ProfileStore::new(&other)
+        .import_json(&exported, &catalog())
+        .await
+        .unwrap();
     assert_eq!(imported.body_sha256, created.body_sha256);
-    assert!(matches!(store.get("nope").await, Err(ProfileError::NotFound { .. })));
+    assert!(matches!(
+        store.get("nope").await,
+        Err(ProfileError::NotFound { .. })
+    ));
 }
 
 #[tokio::test]
@@ -32,7 +40,10 @@ async fn an_invalid_profile_is_refused_and_not_stored() {
     bad.model_assignments.worker.fallback_model_id = Some("nowhere".into());
     match store.create(bad, &catalog()).await {
         Err(ProfileError::Invalid(errors)) => {
-            assert!(errors.has_path("model_assignments.worker.fallback_model_id"), "{errors}");
+            assert!(
+                errors.has_path("model_assignments.worker.fallback_model_id"),
+                "{errors}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -47,13 +58,22 @@ async fn editing_an_unused_profile_creates_a_new_version_and_keeps_the_old() {
     let mut edited = profile("wp-1");
     edited.name = "Dev, cheaper".into();
     let v2 = store.edit("wp-1", edited, &catalog()).await.unwrap();
-    assert_ne!(v2.profile_id, "wp-1", "an edit always gets a new profile_id");
+    assert_ne!(
+        v2.profile_id, "wp-1",
+        "an edit always gets a new profile_id"
+    );
     assert_eq!(v2.parent_profile_id.as_deref(), Some("wp-1"));
     assert_eq!(store.get("wp-1").await.unwrap().profile.name, "Dev");
     let new = store.get(&v2.profile_id).await.unwrap();
     assert_eq!(new.profile.name, "Dev, cheaper");
-    assert_eq!(new.profile.profile_id, v2.profile_id, "the stored body names its own id");
-    assert_eq!(store.lineage(&v2.profile_id).await.unwrap(), vec![v2.profile_id.clone(), "wp-1".into()]);
+    assert_eq!(
+        new.profile.profile_id, v2.profile_id,
+        "the stored body names its own id"
+    );
+    assert_eq!(
+        store.lineage(&v2.profile_id).await.unwrap(),
+        vec![v2.profile_id.clone(), "wp-1".into()]
+    );
 }
 
 #[tokio::test]
@@ -66,15 +86,26 @@ async fn a_used_profile_refuses_edits_and_offers_a_new_version() {
 
     let mut edited = profile("wp-1");
     edited.governance.allow_cloud_escalation = false;
-    let err = store.edit("wp-1", edited.clone(), &catalog()).await.unwrap_err();
-    assert!(matches!(&err, ProfileError::InUse { profile_id, job_count: 1 } if profile_id == "wp-1"));
+    let err = store
+        .edit("wp-1", edited.clone(), &catalog())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ProfileError::InUse { profile_id, job_count: 1 } if profile_id == "wp-1")
+    );
     assert!(err.to_string().contains("new version"), "{err}");
     // Re-importing the used id is refused the same way.
     let text = serde_json::to_string(&edited).unwrap();
-    assert!(matches!(store.import_json(&text, &catalog()).await, Err(ProfileError::InUse { .. })));
+    assert!(matches!(
+        store.import_json(&text, &catalog()).await,
+        Err(ProfileError::InUse { .. })
+    ));
 
     edited.profile_id = "wp-1-locked".into();
-    let v2 = store.save_as_new_version("wp-1", edited, &catalog()).await.unwrap();
+    let v2 = store
+        .save_as_new_version("wp-1", edited, &catalog())
+        .await
+        .unwrap();
     assert_eq!(v2.profile_id, "wp-1-locked");
     assert_eq!(v2.parent_profile_id.as_deref(), Some("wp-1"));
     let old = store.get("wp-1").await.unwrap();
@@ -106,19 +137,36 @@ async fn activate_reports_the_previous_profile_and_list_shows_it() {
     store.create(profile("wp-b"), &catalog()).await.unwrap();
     assert_eq!(store.active_profile_id().await.unwrap(), None);
     let first = store.activate("wp-a").await.unwrap();
-    assert_eq!(first, ProfileActivated { profile_id: "wp-a".into(), previous: None });
+    assert_eq!(
+        first,
+        ProfileActivated {
+            profile_id: "wp-a".into(),
+            previous: None
+        }
+    );
     let second = store.activate("wp-b").await.unwrap();
     assert_eq!(second.previous.as_deref(), Some("wp-a"));
-    assert!(matches!(store.activate("ghost").await, Err(ProfileError::NotFound { .. })));
-    assert_eq!(store.active_profile_id().await.unwrap().as_deref(), Some("wp-b"));
+    assert!(matches!(
+        store.activate("ghost").await,
+        Err(ProfileError::NotFound { .. })
+    ));
+    assert_eq!(
+        store.active_profile_id().await.unwrap().as_deref(),
+        Some("wp-b")
+    );
 
     let list = store.list().await.unwrap();
-    let active: Vec<_> = list.iter().filter(|p| p.active).map(|p| p.profile_id.as_str()).collect();
+    let active: Vec<_> = list
+        .iter()
+        .filter(|p| p.active)
+        .map(|p| p.profile_id.as_str())
+        .collect();
     assert_eq!(active, vec!["wp-b"]);
     assert_eq!(list.len(), 2);
-    let value: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'active_profile_id'")
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
+    let value: String =
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'active_profile_id'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
     assert_eq!(value, "wp-b");
 }

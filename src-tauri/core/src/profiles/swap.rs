@@ -40,8 +40,13 @@ pub enum SwapStep {
 }
 
 impl SwapStep {
-    const ALL: [SwapStep; 5] =
-        [Self::Requested, Self::Persist, Self::Offload, Self::Load, Self::Resume];
+    const ALL: [SwapStep; 5] = [
+        Self::Requested,
+        Self::Persist,
+        Self::Offload,
+        Self::Load,
+        Self::Resume,
+    ];
 
     /// The step's Flight Recorder event id (FR-EVT-MODEL-001..005).
     pub fn event_id(self) -> &'static str {
@@ -157,8 +162,18 @@ pub enum SwapError {
         record: Box<SwapStepRecord>,
         source: LlmError,
     },
+    #[error("model swap `{swap_id}` could not save step {step}: {source}")]
+    Storage {
+        swap_id: String,
+        step: SwapStep,
+        source: sqlx::Error,
+    },
     #[error("model swap `{swap_id}` is {state:?}; step {step} cannot run now")]
-    OutOfOrder { swap_id: String, state: SwapState, step: SwapStep },
+    OutOfOrder {
+        swap_id: String,
+        state: SwapState,
+        step: SwapStep,
+    },
     #[error("`{model_id}` cannot be swapped: {reason}")]
     NotSwappable { model_id: String, reason: String },
     #[error("no model swap `{swap_id}`")]
@@ -182,12 +197,18 @@ pub struct ModelSwap {
 }
 
 fn require_local(catalog: &dyn ModelCatalog, model_id: &str) -> Result<(), SwapError> {
-    let not = |reason: String| SwapError::NotSwappable { model_id: model_id.to_owned(), reason };
+    let not = |reason: String| SwapError::NotSwappable {
+        model_id: model_id.to_owned(),
+        reason,
+    };
     let id = ModelId::parse(model_id).map_err(|p| not(p.to_string()))?;
     match effective_tier(catalog, &id) {
         Some(ProviderTier::Local) => Ok(()),
         Some(ProviderTier::Cloud) => Err(not("it is a cloud model; only local models swap".into())),
-        None => Err(not(format!("no provider `{}` is registered", id.provider_id()))),
+        None => Err(not(format!(
+            "no provider `{}` is registered",
+            id.provider_id()
+        ))),
     }
 }
 
@@ -236,11 +257,16 @@ impl ModelSwap {
         .bind(swap_id)
         .fetch_optional(db.pool())
         .await?
-        .ok_or_else(|| SwapError::NotFound { swap_id: swap_id.to_owned() })?;
+        .ok_or_else(|| SwapError::NotFound {
+            swap_id: swap_id.to_owned(),
+        })?;
         let step: String = row.try_get("step")?;
         let failed: Option<String> = row.try_get("failed_step")?;
         let state = SwapState::from_columns(&step, failed.as_deref()).ok_or_else(|| {
-            SwapError::CorruptRow { swap_id: swap_id.to_owned(), detail: format!("step `{step}`") }
+            SwapError::CorruptRow {
+                swap_id: swap_id.to_owned(),
+                detail: format!("step `{step}`"),
+            }
         })?;
         Ok(Self {
             pool: db.pool().clone(),
@@ -268,7 +294,12 @@ impl ModelSwap {
         &self.active_model_id
     }
 
-    fn record(&self, step: SwapStep, outcome: StepOutcome, error: Option<String>) -> SwapStepRecord {
+    fn record(
+        &self,
+        step: SwapStep,
+        outcome: StepOutcome,
+        error: Option<String>,
+    ) -> SwapStepRecord {
         SwapStepRecord {
             event_id: step.event_id().to_owned(),
             swap_id: self.swap_id.clone(),
@@ -289,7 +320,19 @@ impl ModelSwap {
         if allowed.contains(&self.state) {
             Ok(())
         } else {
-            Err(SwapError::OutOfOrder { swap_id: self.swap_id.clone(), state: self.state, step })
+            Err(SwapError::OutOfOrder {
+                swap_id: self.swap_id.clone(),
+                state: self.state,
+                step,
+            })
+        }
+    }
+
+    fn storage(&self, step: SwapStep, source: sqlx::Error) -> SwapError {
+        SwapError::Storage {
+            swap_id: self.swap_id.clone(),
+            step,
+            source,
         }
     }
 
@@ -317,7 +360,8 @@ impl ModelSwap {
         .bind(from_step)
         .bind(from_failed)
         .execute(&self.pool)
-        .await?;
+        .await
+        .map_err(|source| self.storage(step, source))?;
         if done.rows_affected() == 0 {
             return Err(SwapError::OutOfOrder {
                 swap_id: self.swap_id.clone(),
@@ -338,24 +382,42 @@ impl ModelSwap {
             return e;
         }
         let record = self.record(step, StepOutcome::Failed, Some(message));
-        SwapError::StepFailed { swap_id: self.swap_id.clone(), step, record: Box::new(record), source }
+        SwapError::StepFailed {
+            swap_id: self.swap_id.clone(),
+            step,
+            record: Box::new(record),
+            source,
+        }
     }
 
     /// Saves the job's state (FR-EVT-MODEL-002).
-    pub async fn persist(&mut self, job_state: &serde_json::Value) -> Result<SwapStepRecord, SwapError> {
+    pub async fn persist(
+        &mut self,
+        job_state: &serde_json::Value,
+    ) -> Result<SwapStepRecord, SwapError> {
         self.expect(SwapStep::Persist, &[SwapState::Requested])?;
         let text = serde_json::to_string(job_state)?;
         let sha = sha256_hex(text.as_bytes());
-        sqlx::query(
-            "UPDATE model_swaps SET job_state = ?, job_state_sha256 = ? WHERE swap_id = ? AND step = 'requested'",
+        // One statement: the state and the step are saved together or not at all.
+        let done = sqlx::query(
+            "UPDATE model_swaps SET step = 'persisted', job_state = ?, job_state_sha256 = ?, updated_at = ? \
+             WHERE swap_id = ? AND step = 'requested' AND failed_step IS NULL",
         )
         .bind(&text)
         .bind(&sha)
+        .bind(now())
         .bind(&self.swap_id)
         .execute(&self.pool)
-        .await?;
-        let active = self.active_model_id.clone();
-        self.transition(SwapStep::Persist, SwapState::Persisted, &active, None).await?;
+        .await
+        .map_err(|source| self.storage(SwapStep::Persist, source))?;
+        if done.rows_affected() == 0 {
+            return Err(SwapError::OutOfOrder {
+                swap_id: self.swap_id.clone(),
+                state: self.state,
+                step: SwapStep::Persist,
+            });
+        }
+        self.state = SwapState::Persisted;
         let mut record = self.record(SwapStep::Persist, StepOutcome::Ok, None);
         record.job_state_sha256 = Some(sha);
         record.job_state_bytes = Some(text.len() as u64);
@@ -369,7 +431,8 @@ impl ModelSwap {
             return Err(self.fail(SwapStep::Offload, e).await);
         }
         let active = self.active_model_id.clone();
-        self.transition(SwapStep::Offload, SwapState::Offloaded, &active, None).await?;
+        self.transition(SwapStep::Offload, SwapState::Offloaded, &active, None)
+            .await?;
         Ok(self.record(SwapStep::Offload, StepOutcome::Ok, None))
     }
 
@@ -380,7 +443,8 @@ impl ModelSwap {
             return Err(self.fail(SwapStep::Load, e).await);
         }
         let to = self.request.to_model_id.clone();
-        self.transition(SwapStep::Load, SwapState::Loaded, &to, None).await?;
+        self.transition(SwapStep::Load, SwapState::Loaded, &to, None)
+            .await?;
         Ok(self.record(SwapStep::Load, StepOutcome::Ok, None))
     }
 
@@ -395,7 +459,11 @@ impl ModelSwap {
             SwapState::Failed { .. } => true,
             state => {
                 let swap_id = self.swap_id.clone();
-                return Err(SwapError::OutOfOrder { swap_id, state, step: SwapStep::Resume });
+                return Err(SwapError::OutOfOrder {
+                    swap_id,
+                    state,
+                    step: SwapStep::Resume,
+                });
             }
         };
         if fell_back {
@@ -408,17 +476,20 @@ impl ModelSwap {
         } else {
             self.request.to_model_id.clone()
         };
-        self.transition(SwapStep::Resume, SwapState::Resumed, &active, None).await?;
+        self.transition(SwapStep::Resume, SwapState::Resumed, &active, None)
+            .await?;
         let text: Option<String> =
             sqlx::query_scalar("SELECT job_state FROM model_swaps WHERE swap_id = ?")
                 .bind(&self.swap_id)
                 .fetch_one(&self.pool)
                 .await?;
         let state = match text {
-            Some(text) => Some(serde_json::from_str(&text).map_err(|e| SwapError::CorruptRow {
-                swap_id: self.swap_id.clone(),
-                detail: format!("job_state: {e}"),
-            })?),
+            Some(text) => Some(
+                serde_json::from_str(&text).map_err(|e| SwapError::CorruptRow {
+                    swap_id: self.swap_id.clone(),
+                    detail: format!("job_state: {e}"),
+                })?,
+            ),
             None => None,
         };
         let mut record = self.record(SwapStep::Resume, StepOutcome::Ok, None);
@@ -442,7 +513,9 @@ impl ModelSwap {
             Ok::<(), SwapError>(())
         };
         let outcome = steps.await;
-        let Err(error) = outcome else { return (records, Ok(())) };
+        let Err(error) = outcome else {
+            return (records, Ok(()));
+        };
         if let SwapError::StepFailed { record, step, .. } = &error {
             records.push((**record).clone());
             if matches!(step, SwapStep::Offload | SwapStep::Load) {

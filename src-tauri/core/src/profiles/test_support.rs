@@ -1,6 +1,8 @@
 //! Fixtures shared by the profile module's unit tests: a catalog with a local Ollama, a LAN
 //! server and a cloud provider, a sample profile, a health map and a fresh file database.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -14,7 +16,12 @@ pub(crate) fn catalog() -> StaticCatalog {
         .with_models(
             "oll",
             ProviderTier::Local,
-            &["gemma3:270m", "qwen3:8b", "qwen3-coder:30b", "gpt-oss:120b-cloud"],
+            &[
+                "gemma3:270m",
+                "qwen3:8b",
+                "qwen3-coder:30b",
+                "gpt-oss:120b-cloud",
+            ],
         )
         .with_provider("lan", ProviderTier::Local)
         .with_provider("open", ProviderTier::Cloud)
@@ -66,13 +73,21 @@ pub(crate) struct HealthMap(Mutex<HashMap<String, Availability>>);
 
 impl HealthMap {
     pub(crate) fn set(&self, model_id: &str, availability: Availability) {
-        self.0.lock().unwrap().insert(model_id.to_owned(), availability);
+        self.0
+            .lock()
+            .unwrap()
+            .insert(model_id.to_owned(), availability);
     }
 }
 
 impl ModelHealth for HealthMap {
     fn availability(&self, model_id: &str) -> Availability {
-        self.0.lock().unwrap().get(model_id).copied().unwrap_or(Availability::Available)
+        self.0
+            .lock()
+            .unwrap()
+            .get(model_id)
+            .copied()
+            .unwrap_or(Availability::Available)
     }
 }
 

@@ -30,11 +30,20 @@ pub enum FieldProblem {
     #[error("`{name}` is not a role (expected frontend, orchestrator, worker or validator)")]
     UnknownRole { name: String },
     #[error("`{model_id}` is not a model id: {problem}")]
-    MalformedModelId { model_id: String, problem: ModelIdProblem },
+    MalformedModelId {
+        model_id: String,
+        problem: ModelIdProblem,
+    },
     #[error("no provider `{provider_id}` is registered (model `{model_id}`)")]
-    UnknownProvider { provider_id: String, model_id: String },
+    UnknownProvider {
+        provider_id: String,
+        model_id: String,
+    },
     #[error("provider `{provider_id}` does not serve `{model_id}`")]
-    UnknownModel { provider_id: String, model_id: String },
+    UnknownModel {
+        provider_id: String,
+        model_id: String,
+    },
     #[error("`{model_id}` is not in this role's allowed_models")]
     OutsideAllowedModels { model_id: String },
     #[error("`{model_id}` runs in the cloud ({why}) but this assignment is local_only")]
@@ -52,7 +61,10 @@ pub struct FieldError {
 
 impl FieldError {
     fn new(path: impl Into<String>, problem: FieldProblem) -> Self {
-        Self { path: path.into(), problem }
+        Self {
+            path: path.into(),
+            problem,
+        }
     }
 }
 
@@ -85,11 +97,21 @@ pub fn parse_profile_json(
     catalog: &dyn ModelCatalog,
 ) -> Result<WorkProfile, ValidationErrors> {
     let value: Value = serde_json::from_str(text).map_err(|e| ValidationErrors {
-        errors: vec![FieldError::new("", FieldProblem::Malformed { message: e.to_string() })],
+        errors: vec![FieldError::new(
+            "",
+            FieldProblem::Malformed {
+                message: e.to_string(),
+            },
+        )],
     })?;
     finish(check_structure(&value))?;
     let profile: WorkProfile = serde_json::from_value(value).map_err(|e| ValidationErrors {
-        errors: vec![FieldError::new("", FieldProblem::Malformed { message: e.to_string() })],
+        errors: vec![FieldError::new(
+            "",
+            FieldProblem::Malformed {
+                message: e.to_string(),
+            },
+        )],
     })?;
     validate_profile(&profile, catalog)?;
     Ok(profile)
@@ -102,18 +124,26 @@ fn check_structure(value: &Value) -> Vec<FieldError> {
         return vec![FieldError::new("", FieldProblem::Malformed { message })];
     };
     match root.get("schema_version") {
-        None => errors.push(FieldError::new("schema_version", FieldProblem::MissingField)),
+        None => errors.push(FieldError::new(
+            "schema_version",
+            FieldProblem::MissingField,
+        )),
         Some(Value::String(found)) if found == WORK_PROFILE_SCHEMA_VERSION => {}
         Some(other) => errors.push(FieldError::new(
             "schema_version",
             FieldProblem::WrongSchemaVersion {
-                found: other.as_str().map_or_else(|| other.to_string(), str::to_owned),
+                found: other
+                    .as_str()
+                    .map_or_else(|| other.to_string(), str::to_owned),
                 expected: WORK_PROFILE_SCHEMA_VERSION.to_owned(),
             },
         )),
     }
     match root.get("model_assignments").and_then(Value::as_object) {
-        None => errors.push(FieldError::new("model_assignments", FieldProblem::MissingField)),
+        None => errors.push(FieldError::new(
+            "model_assignments",
+            FieldProblem::MissingField,
+        )),
         Some(assignments) => {
             for role in Role::ALL {
                 if !assignments.contains_key(role.as_str()) {
@@ -126,7 +156,9 @@ fn check_structure(value: &Value) -> Vec<FieldError> {
     }
     if let Some(overrides) = root.get("overrides").and_then(Value::as_object) {
         for kind in ["filetype_rules", "task_type_rules"] {
-            let Some(rules) = overrides.get(kind).and_then(Value::as_object) else { continue };
+            let Some(rules) = overrides.get(kind).and_then(Value::as_object) else {
+                continue;
+            };
             for (key, rule) in rules {
                 if let Some(rule) = rule.as_object() {
                     unknown_roles(rule, &format!("overrides.{kind}.{key}"), &mut errors);
@@ -171,7 +203,12 @@ pub fn validate_profile(
     }
     for role in Role::ALL {
         let path = format!("model_assignments.{role}");
-        check_assignment(profile.model_assignments.get(role), &path, catalog, &mut errors);
+        check_assignment(
+            profile.model_assignments.get(role),
+            &path,
+            catalog,
+            &mut errors,
+        );
     }
     if let Some(overrides) = &profile.overrides {
         let kinds = [
@@ -181,7 +218,10 @@ pub fn validate_profile(
         for (kind, rules) in kinds {
             for (key, rule) in rules.iter().flatten() {
                 if key.trim().is_empty() {
-                    errors.push(FieldError::new(format!("overrides.{kind}"), FieldProblem::Empty));
+                    errors.push(FieldError::new(
+                        format!("overrides.{kind}"),
+                        FieldProblem::Empty,
+                    ));
                 }
                 for role in Role::ALL {
                     if let Some(assignment) = rule.get(role) {
@@ -207,10 +247,14 @@ fn check_assignment(
     }
     for (field, model_id) in candidates {
         let field_path = format!("{path}.{field}");
-        let Some(id) = check_model_id(model_id, &field_path, catalog, errors) else { continue };
+        let Some(id) = check_model_id(model_id, &field_path, catalog, errors) else {
+            continue;
+        };
         if let Some(allowed) = &assignment.allowed_models {
             if !allowed.iter().any(|a| a == model_id) {
-                let problem = FieldProblem::OutsideAllowedModels { model_id: model_id.clone() };
+                let problem = FieldProblem::OutsideAllowedModels {
+                    model_id: model_id.clone(),
+                };
                 errors.push(FieldError::new(field_path.clone(), problem));
             }
         }
@@ -220,12 +264,20 @@ fn check_assignment(
             } else {
                 format!("provider `{}` is cloud tier", id.provider_id())
             };
-            let problem = FieldProblem::CloudModelInLocalOnly { model_id: model_id.clone(), why };
+            let problem = FieldProblem::CloudModelInLocalOnly {
+                model_id: model_id.clone(),
+                why,
+            };
             errors.push(FieldError::new(field_path, problem));
         }
     }
     for (i, model_id) in assignment.allowed_models.iter().flatten().enumerate() {
-        check_model_id(model_id, &format!("{path}.allowed_models[{i}]"), catalog, errors);
+        check_model_id(
+            model_id,
+            &format!("{path}.allowed_models[{i}]"),
+            catalog,
+            errors,
+        );
     }
 }
 
@@ -240,7 +292,10 @@ fn check_model_id(
         Ok(id) => id,
         Err(problem) => {
             let model_id = model_id.to_owned();
-            errors.push(FieldError::new(path, FieldProblem::MalformedModelId { model_id, problem }));
+            errors.push(FieldError::new(
+                path,
+                FieldProblem::MalformedModelId { model_id, problem },
+            ));
             return None;
         }
     };
