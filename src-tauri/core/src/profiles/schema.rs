@@ -297,4 +297,33 @@ mod tests {
         }
         assert_eq!(Role::from_key("reviewer"), None);
     }
+
+    #[test]
+    fn typescript_bindings_follow_the_spec_shape() {
+        use ts_rs::TS;
+        let profile = WorkProfile::decl();
+        assert!(
+            profile.contains("schema_version: \"hsk.work_profile@0.5\""),
+            "{profile}"
+        );
+        assert!(profile.contains("description?: string"), "{profile}");
+        assert!(profile.contains("overrides?: Overrides"), "{profile}");
+        let assignment = ModelAssignment::decl();
+        assert!(
+            assignment.contains("fallback_model_id?: string"),
+            "{assignment}"
+        );
+        assert!(
+            assignment.contains("allowed_models?: Array<string>"),
+            "{assignment}"
+        );
+        assert!(assignment.contains("local_only: boolean"), "{assignment}");
+        let level = AutomationLevel::decl();
+        assert!(
+            level.contains("\"FULL_HUMAN\" | \"HYBRID\" | \"AUTONOMOUS\""),
+            "{level}"
+        );
+        let partial = PartialModelAssignments::decl();
+        assert!(partial.contains("worker?: ModelAssignment"), "{partial}");
+    }
 }

@@ -67,7 +67,7 @@ pub struct StoredProfile {
     pub created_at: String,
     pub body_sha256: String,
     pub active: bool,
-    /// Jobs that pinned this profile, oldest first.
+    /// Jobs that pinned this profile, in the order they started.
     pub used_by_jobs: Vec<String>,
 }
 
@@ -231,7 +231,7 @@ impl ProfileStore {
 
     async fn jobs_of(&self, profile_id: &str) -> Result<Vec<String>, ProfileError> {
         Ok(sqlx::query_scalar(
-            "SELECT job_id FROM jobs WHERE profile_id = ? ORDER BY started_at, job_id",
+            "SELECT job_id FROM jobs WHERE profile_id = ? ORDER BY rowid",
         )
         .bind(profile_id)
         .fetch_all(&self.pool)
@@ -274,12 +274,12 @@ impl ProfileStore {
             })
     }
 
-    /// Every profile, oldest first, with parents, the active flag and the jobs that used it.
+    /// Every profile in the order it was stored, with parents, the active flag and the jobs that used it.
     pub async fn list(&self) -> Result<Vec<ProfileSummary>, ProfileError> {
         let active = self.active_profile_id().await?;
         let rows = sqlx::query(
             "SELECT profile_id, name, parent_profile_id, created_at FROM work_profiles \
-             ORDER BY created_at, profile_id",
+             ORDER BY rowid",
         )
         .fetch_all(&self.pool)
         .await?;
