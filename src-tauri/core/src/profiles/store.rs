@@ -230,12 +230,12 @@ impl ProfileStore {
     }
 
     async fn jobs_of(&self, profile_id: &str) -> Result<Vec<String>, ProfileError> {
-        Ok(sqlx::query_scalar(
-            "SELECT job_id FROM jobs WHERE profile_id = ? ORDER BY rowid",
+        Ok(
+            sqlx::query_scalar("SELECT job_id FROM jobs WHERE profile_id = ? ORDER BY rowid")
+                .bind(profile_id)
+                .fetch_all(&self.pool)
+                .await?,
         )
-        .bind(profile_id)
-        .fetch_all(&self.pool)
-        .await?)
     }
 
     /// One profile, its lineage columns and the jobs that used it.
