@@ -69,6 +69,22 @@ pub enum JobError {
     Db(#[from] sqlx::Error),
 }
 
+impl JobError {
+    /// A stable, machine-readable name for the variant (for the UI's `{code, message}`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoActiveProfile => "no_active_profile",
+            Self::NotFound { .. } => "not_found",
+            Self::NotRunning { .. } => "not_running",
+            Self::CapReached { .. } => "cap_reached",
+            Self::CloudEscalationDisabled { .. } => "cloud_escalation_disabled",
+            Self::CorruptStatus { .. } => "corrupt_status",
+            Self::Profile(e) => e.code(),
+            Self::Db(_) => "database",
+        }
+    }
+}
+
 /// Facts of FR-EVT-PROFILE-002: a job started and pinned its profile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct JobStarted {

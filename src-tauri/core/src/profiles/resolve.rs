@@ -115,6 +115,18 @@ pub enum ResolveError {
     Job(#[from] JobError),
 }
 
+impl ResolveError {
+    /// A stable, machine-readable name for the variant (for the UI's `{code, message}`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoUsableModel { .. } => "no_usable_model",
+            Self::NotRetryable { .. } => "not_retryable",
+            Self::ProfileMismatch { .. } => "profile_mismatch",
+            Self::Job(e) => e.code(),
+        }
+    }
+}
+
 fn describe(passed_over: &[PassedOver]) -> String {
     let parts: Vec<String> = passed_over
         .iter()

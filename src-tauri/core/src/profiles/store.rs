@@ -41,6 +41,21 @@ pub enum ProfileError {
     Db(#[from] sqlx::Error),
 }
 
+impl ProfileError {
+    /// A stable, machine-readable name for the variant (for the UI's `{code, message}`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "invalid",
+            Self::NotFound { .. } => "not_found",
+            Self::IdTaken { .. } => "id_taken",
+            Self::InUse { .. } => "in_use",
+            Self::CorruptBody { .. } => "corrupt_body",
+            Self::Serialize(_) => "serialize",
+            Self::Db(_) => "database",
+        }
+    }
+}
+
 /// Facts of FR-EVT-PROFILE-001 when a profile was created.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ProfileCreated {
@@ -127,7 +142,21 @@ impl ProfileStore {
         catalog: &dyn ModelCatalog,
     ) -> Result<ProfileCreated, ProfileError> {
         let profile = parse_profile_json(text, catalog)?;
-        self.insert(&profile, None).await
+        match self.insert(&profile, None).await {
+            // Importing over a used profile is an in-place edit of it: say so.
+            Err(ProfileError::IdTaken { profile_id }) => {
+                let job_count = self.job_count(&profile_id).await?;
+                if job_count > 0 {
+                    Err(ProfileError::InUse {
+                        profile_id,
+                        job_count,
+                    })
+                } else {
+                    Err(ProfileError::IdTaken { profile_id })
+                }
+            }
+            other => other,
+        }
     }
 
     /// Edits a profile that no job used yet: the edit becomes a new version (a new `profile_id`,
@@ -192,16 +221,9 @@ impl ProfileStore {
                 body_sha256,
             }),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                let profile_id = profile.profile_id.clone();
-                let job_count = self.job_count(&profile_id).await?;
-                if job_count > 0 {
-                    Err(ProfileError::InUse {
-                        profile_id,
-                        job_count,
-                    })
-                } else {
-                    Err(ProfileError::IdTaken { profile_id })
-                }
+                Err(ProfileError::IdTaken {
+                    profile_id: profile.profile_id.clone(),
+                })
             }
             Err(e) => Err(e.into()),
         }

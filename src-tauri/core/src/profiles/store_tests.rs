@@ -170,3 +170,29 @@ async fn activate_reports_the_previous_profile_and_list_shows_it() {
             .unwrap();
     assert_eq!(value, "wp-b");
 }
+
+#[tokio::test]
+async fn a_new_version_cannot_take_an_existing_id_and_codes_are_stable() {
+    let (_dir, db) = database().await;
+    let store = ProfileStore::new(&db);
+    store.create(profile("wp-1"), &catalog()).await.unwrap();
+    store.create(profile("wp-2"), &catalog()).await.unwrap();
+    store.activate("wp-2").await.unwrap();
+    JobStore::new(&db).start_job().await.unwrap();
+    // wp-2 is used, but the collision is about the id, not about editing wp-2.
+    let err = store
+        .save_as_new_version("wp-1", profile("wp-2"), &catalog())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ProfileError::IdTaken { profile_id } if profile_id == "wp-2"),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "id_taken");
+    let err = store
+        .edit("ghost", profile("wp-3"), &catalog())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "not_found");
+    assert_eq!(store.list().await.unwrap().len(), 2);
+}

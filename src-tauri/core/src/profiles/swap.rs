@@ -186,6 +186,22 @@ pub enum SwapError {
     Db(#[from] sqlx::Error),
 }
 
+impl SwapError {
+    /// A stable, machine-readable name for the variant (for the UI's `{code, message}`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::StepFailed { .. } => "step_failed",
+            Self::Storage { .. } => "storage",
+            Self::OutOfOrder { .. } => "out_of_order",
+            Self::NotSwappable { .. } => "not_swappable",
+            Self::NotFound { .. } => "not_found",
+            Self::CorruptRow { .. } => "corrupt_row",
+            Self::Serialize(_) => "serialize",
+            Self::Db(_) => "database",
+        }
+    }
+}
+
 /// One swap, driven step by step; its row in `model_swaps` always matches `state`.
 #[derive(Debug)]
 pub struct ModelSwap {
