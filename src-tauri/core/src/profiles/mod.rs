@@ -10,10 +10,12 @@
 //!
 //! Independent of the provider registry and adapters through small traits:
 //! [`ModelCatalog`] (tiers and known models), [`ModelHealth`] (can a model serve now) and
-//! [`ModelLoader`] (unload and load a local model).
+//! [`ModelLoader`] (unload and load a local model; [`OllamaLoader`] implements it over Ollama's
+//! `/api/generate`).
 
 mod catalog;
 mod jobs;
+mod ollama_loader;
 mod resolve;
 mod schema;
 mod store;
@@ -27,6 +29,7 @@ pub use catalog::{
     effective_tier, Availability, ModelCatalog, ModelHealth, ModelId, ModelIdProblem, StaticCatalog,
 };
 pub use jobs::{JobError, JobRecord, JobStarted, JobStatus, JobStore, FR_EVT_JOB_PINNED_PROFILE};
+pub use ollama_loader::OllamaLoader;
 pub use resolve::{
     next_after_failure, resolve, resolve_for_job, CandidateSlot, PassOverReason, PassedOver,
     Resolution, ResolveError, ResolveRequest, FR_EVT_MODEL_RESOLVED,
