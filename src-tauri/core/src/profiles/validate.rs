@@ -139,6 +139,11 @@ fn check_structure(value: &Value) -> Vec<FieldError> {
             },
         )),
     }
+    missing_fields(root, "", &["profile_id", "name", "governance"], &mut errors);
+    if let Some(governance) = root.get("governance").and_then(Value::as_object) {
+        let required = ["automation_level", "allow_cloud_escalation"];
+        missing_fields(governance, "governance", &required, &mut errors);
+    }
     match root.get("model_assignments").and_then(Value::as_object) {
         None => errors.push(FieldError::new(
             "model_assignments",
@@ -152,6 +157,7 @@ fn check_structure(value: &Value) -> Vec<FieldError> {
                 }
             }
             unknown_roles(assignments, "model_assignments", &mut errors);
+            assignment_fields(assignments, "model_assignments", &mut errors);
         }
     }
     if let Some(overrides) = root.get("overrides").and_then(Value::as_object) {
@@ -161,12 +167,51 @@ fn check_structure(value: &Value) -> Vec<FieldError> {
             };
             for (key, rule) in rules {
                 if let Some(rule) = rule.as_object() {
-                    unknown_roles(rule, &format!("overrides.{kind}.{key}"), &mut errors);
+                    let prefix = format!("overrides.{kind}.{key}");
+                    unknown_roles(rule, &prefix, &mut errors);
+                    assignment_fields(rule, &prefix, &mut errors);
                 }
             }
         }
     }
     errors
+}
+
+fn missing_fields(
+    object: &serde_json::Map<String, Value>,
+    prefix: &str,
+    fields: &[&str],
+    errors: &mut Vec<FieldError>,
+) {
+    for field in fields {
+        if !object.contains_key(*field) {
+            let path = if prefix.is_empty() {
+                (*field).to_owned()
+            } else {
+                format!("{prefix}.{field}")
+            };
+            errors.push(FieldError::new(path, FieldProblem::MissingField));
+        }
+    }
+}
+
+/// The required fields of each role's assignment present in `roles`.
+fn assignment_fields(
+    roles: &serde_json::Map<String, Value>,
+    prefix: &str,
+    errors: &mut Vec<FieldError>,
+) {
+    for role in Role::ALL {
+        if let Some(assignment) = roles.get(role.as_str()).and_then(Value::as_object) {
+            let path = format!("{prefix}.{role}");
+            missing_fields(
+                assignment,
+                &path,
+                &["primary_model_id", "local_only"],
+                errors,
+            );
+        }
+    }
 }
 
 fn unknown_roles(

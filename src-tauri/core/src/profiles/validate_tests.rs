@@ -180,3 +180,37 @@ fn errors_serialize_with_a_code_for_the_ui() {
         json!({"path": "name", "problem": {"code": "empty"}})
     );
 }
+
+#[test]
+fn missing_required_fields_are_named_by_path() {
+    let mut v = profile_json("wp-1");
+    v.as_object_mut().unwrap().remove("name");
+    v["governance"]
+        .as_object_mut()
+        .unwrap()
+        .remove("allow_cloud_escalation");
+    v["model_assignments"]["worker"]
+        .as_object_mut()
+        .unwrap()
+        .remove("local_only");
+    v["overrides"]["filetype_rules"]["rs"]["worker"]
+        .as_object_mut()
+        .unwrap()
+        .remove("primary_model_id");
+    let err = parse(v).unwrap_err();
+    let mut paths: Vec<_> = err.errors.iter().map(|e| e.path.as_str()).collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        [
+            "governance.allow_cloud_escalation",
+            "model_assignments.worker.local_only",
+            "name",
+            "overrides.filetype_rules.rs.worker.primary_model_id",
+        ]
+    );
+    assert!(err
+        .errors
+        .iter()
+        .all(|e| e.problem == FieldProblem::MissingField));
+}
