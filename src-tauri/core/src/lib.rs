@@ -7,6 +7,7 @@
 //! - [`llm`]: the `LlmClient` trait, the only way any code talks to a model, and its adapters.
 //! - [`registry`]: the providers a user registered (kind, tier, base_url, secret handle).
 //! - [`egress`]: which network addresses a provider may reach, checked on resolved addresses.
+//! - [`profiles`]: Work Profiles, the jobs that pin them, model resolution and local model swaps.
 //! - [`doctor`]: the health checks behind `hsk doctor` and the Settings view.
 //! - [`facade`]: [`facade::Handshake`], the one object the shells (desktop app and CLI) hold.
 
@@ -16,6 +17,7 @@ pub mod egress;
 pub mod facade;
 pub mod llm;
 pub mod paths;
+pub mod profiles;
 pub mod registry;
 pub mod secrets;
 
