@@ -214,19 +214,20 @@ async fn headers_of(
             let name: String = row.try_get("name")?;
             let value: Option<String> = row.try_get("value")?;
             let handle: Option<String> = row.try_get("secret_handle")?;
-            let value =
-                match (value, handle) {
-                    (Some(value), None) => ExtraHeaderValue::Plain { value },
-                    (None, Some(handle)) => ExtraHeaderValue::Secret {
-                        handle: SecretHandle::new(handle),
-                    },
-                    _ => return Err(RegistryError::Corrupt {
+            let value = match (value, handle) {
+                (Some(value), None) => ExtraHeaderValue::Plain { value },
+                (None, Some(handle)) => ExtraHeaderValue::Secret {
+                    handle: SecretHandle::new(handle),
+                },
+                _ => {
+                    return Err(RegistryError::Corrupt {
                         provider_id: provider_id.to_owned(),
                         reason: format!(
                             "header {name:?} has neither or both of a value and a secret handle"
                         ),
-                    }),
-                };
+                    })
+                }
+            };
             Ok(ExtraHeader { name, value })
         })
         .collect()
