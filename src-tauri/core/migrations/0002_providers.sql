@@ -32,3 +32,13 @@ CREATE TABLE provider_headers (
     UNIQUE (provider_id, position),
     CHECK ((value IS NULL) <> (secret_handle IS NULL))
 ) STRICT;
+
+-- One row: the namespace of this database's keychain handles. The OS keychain is shared by every
+-- Handshake database on the machine, so handles carry it: two data directories (or an import into
+-- a fresh database) can never read, overwrite or delete each other's secrets.
+CREATE TABLE provider_keychain_namespace (
+    id        INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+    namespace TEXT NOT NULL
+) STRICT;
+
+INSERT INTO provider_keychain_namespace (id, namespace) VALUES (1, lower(hex(randomblob(8))));

@@ -10,9 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
 
 /// The migrations compiled into this build.
@@ -27,30 +25,17 @@ const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("cannot create the data directory {path}: {source}")]
-    CreateDataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    CreateDataDir { path: PathBuf, source: std::io::Error },
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path} is not a Handshake database (not SQLite, or corrupt); it was left untouched. Move it away or point HANDSHAKE_DATA_DIR elsewhere")]
     NotADatabase { path: PathBuf },
     #[error("{path} failed SQLite's integrity check ({detail}); it was left untouched")]
     Corrupt { path: PathBuf, detail: String },
     #[error("{path} was written by a newer Handshake (schema version {found}, this build knows up to {supported}); it was left untouched. Upgrade Handshake to open it")]
-    NewerSchema {
-        path: PathBuf,
-        found: i64,
-        supported: i64,
-    },
+    NewerSchema { path: PathBuf, found: i64, supported: i64 },
     #[error("migrating {path} failed: {source}")]
-    Migrate {
-        path: PathBuf,
-        source: sqlx::migrate::MigrateError,
-    },
+    Migrate { path: PathBuf, source: sqlx::migrate::MigrateError },
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
 }
@@ -87,13 +72,10 @@ impl Database {
 
         integrity_check(&pool, &path).await?;
         refuse_newer_schema(&pool, &path).await?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|source| DbError::Migrate {
-                path: path.clone(),
-                source,
-            })?;
+        MIGRATOR.run(&pool).await.map_err(|source| DbError::Migrate {
+            path: path.clone(),
+            source,
+        })?;
         Ok(Self { pool, path })
     }
 
@@ -109,11 +91,9 @@ impl Database {
 
     /// The newest migration applied to this database.
     pub async fn schema_version(&self) -> Result<i64, DbError> {
-        let row = sqlx::query(
-            "SELECT COALESCE(MAX(version), 0) AS v FROM _sqlx_migrations WHERE success = 1",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM _sqlx_migrations WHERE success = 1")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(row.try_get("v")?)
     }
 
@@ -133,12 +113,7 @@ fn check_header(path: &Path) -> Result<(), DbError> {
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(DbError::Read {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
+        Err(source) => return Err(DbError::Read { path: path.to_path_buf(), source }),
     };
     let mut header = [0u8; 16];
     let mut read = 0;
@@ -146,21 +121,14 @@ fn check_header(path: &Path) -> Result<(), DbError> {
         match file.read(&mut header[read..]) {
             Ok(0) => break,
             Ok(n) => read += n,
-            Err(source) => {
-                return Err(DbError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
+            Err(source) => return Err(DbError::Read { path: path.to_path_buf(), source }),
         }
     }
     // An empty file is what SQLite itself creates before the first write: accept it.
     if read == 0 || (read == header.len() && &header == SQLITE_HEADER) {
         Ok(())
     } else {
-        Err(DbError::NotADatabase {
-            path: path.to_path_buf(),
-        })
+        Err(DbError::NotADatabase { path: path.to_path_buf() })
     }
 }
 
@@ -168,9 +136,7 @@ fn classify_open_error(path: &Path, error: sqlx::Error) -> DbError {
     if let sqlx::Error::Database(db) = &error {
         // SQLITE_NOTADB (26) and SQLITE_CORRUPT (11).
         if matches!(db.code().as_deref(), Some("26") | Some("11")) {
-            return DbError::NotADatabase {
-                path: path.to_path_buf(),
-            };
+            return DbError::NotADatabase { path: path.to_path_buf() };
         }
     }
     DbError::Sqlx(error)
@@ -181,10 +147,7 @@ async fn integrity_check(pool: &SqlitePool, path: &Path) -> Result<(), DbError> 
         .fetch_all(pool)
         .await
         .map_err(|e| match classify_open_error(path, e) {
-            DbError::Sqlx(e) => DbError::Corrupt {
-                path: path.to_path_buf(),
-                detail: e.to_string(),
-            },
+            DbError::Sqlx(e) => DbError::Corrupt { path: path.to_path_buf(), detail: e.to_string() },
             other => other,
         })?;
     let first: String = match rows.first() {
@@ -194,10 +157,7 @@ async fn integrity_check(pool: &SqlitePool, path: &Path) -> Result<(), DbError> 
     if first == "ok" {
         Ok(())
     } else {
-        Err(DbError::Corrupt {
-            path: path.to_path_buf(),
-            detail: first,
-        })
+        Err(DbError::Corrupt { path: path.to_path_buf(), detail: first })
     }
 }
 
@@ -215,11 +175,7 @@ async fn refuse_newer_schema(pool: &SqlitePool, path: &Path) -> Result<(), DbErr
         .await?;
     let supported = supported_schema_version();
     if found > supported {
-        return Err(DbError::NewerSchema {
-            path: path.to_path_buf(),
-            found,
-            supported,
-        });
+        return Err(DbError::NewerSchema { path: path.to_path_buf(), found, supported });
     }
     Ok(())
 }
@@ -232,27 +188,15 @@ mod tests {
     async fn creates_and_migrates_on_first_open() {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(dir.path()).await.unwrap();
-        assert_eq!(
-            db.schema_version().await.unwrap(),
-            supported_schema_version()
-        );
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
+        assert_eq!(db.schema_version().await.unwrap(), supported_schema_version());
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(db.pool()).await.unwrap();
         assert_eq!(mode, "wal");
-        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(db.pool()).await.unwrap();
         assert_eq!(fk, 1);
         db.close().await;
         // Reopening is idempotent.
         let db = Database::open(dir.path()).await.unwrap();
-        assert_eq!(
-            db.schema_version().await.unwrap(),
-            supported_schema_version()
-        );
+        assert_eq!(db.schema_version().await.unwrap(), supported_schema_version());
     }
 
     #[tokio::test]
@@ -263,10 +207,7 @@ mod tests {
         let err = Database::open(dir.path()).await.unwrap_err();
         assert!(matches!(err, DbError::NotADatabase { .. }), "{err:?}");
         assert!(err.to_string().contains("left untouched"));
-        assert_eq!(
-            std::fs::read(&path).unwrap(),
-            b"this is a text file, not a database at all"
-        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"this is a text file, not a database at all");
     }
 
     #[tokio::test]
@@ -277,10 +218,7 @@ mod tests {
             .execute(db.pool())
             .await
             .unwrap();
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(db.pool())
-            .await
-            .unwrap();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(db.pool()).await.unwrap();
         db.close().await;
         let path = dir.path().join(DB_FILE_NAME);
         let _ = std::fs::remove_file(dir.path().join(format!("{DB_FILE_NAME}-wal")));
@@ -316,17 +254,12 @@ mod tests {
         let before = std::fs::read(dir.path().join(DB_FILE_NAME)).unwrap();
         let err = Database::open(dir.path()).await.unwrap_err();
         match err {
-            DbError::NewerSchema {
-                found, supported, ..
-            } => {
+            DbError::NewerSchema { found, supported, .. } => {
                 assert_eq!(found, future);
                 assert_eq!(supported, supported_schema_version());
             }
             other => panic!("expected NewerSchema, got {other:?}"),
         }
-        assert_eq!(
-            std::fs::read(dir.path().join(DB_FILE_NAME)).unwrap(),
-            before
-        );
+        assert_eq!(std::fs::read(dir.path().join(DB_FILE_NAME)).unwrap(), before);
     }
 }

@@ -50,19 +50,11 @@ pub async fn run(data_dir: PathBuf, keychain: &Keychain, ollama_url: &str) -> Do
 
     match Database::open(&data_dir).await {
         Ok(db) => {
-            checks.push(ok(
-                "data_dir",
-                true,
-                format!("{} is writable", data_dir.display()),
-            ));
+            checks.push(ok("data_dir", true, format!("{} is writable", data_dir.display())));
             match db.schema_version().await {
                 Ok(v) => {
                     schema_version = Some(v);
-                    checks.push(ok(
-                        "database",
-                        true,
-                        format!("{} at schema version {v}", db.path().display()),
-                    ));
+                    checks.push(ok("database", true, format!("{} at schema version {v}", db.path().display())));
                 }
                 Err(e) => checks.push(failed("database", e.to_string())),
             }
@@ -72,19 +64,13 @@ pub async fn run(data_dir: PathBuf, keychain: &Keychain, ollama_url: &str) -> Do
     }
 
     match keychain.probe_async().await {
-        Ok(()) => checks.push(ok(
-            "keychain",
-            true,
-            "stored, read back and deleted a probe entry".into(),
-        )),
+        Ok(()) => checks.push(ok("keychain", true, "stored, read back and deleted a probe entry".into())),
         Err(e) => checks.push(failed("keychain", e.to_string())),
     }
 
     checks.push(probe_ollama(ollama_url).await);
 
-    let ok_all = checks
-        .iter()
-        .all(|c| !c.required || c.state == CheckState::Ok);
+    let ok_all = checks.iter().all(|c| !c.required || c.state == CheckState::Ok);
     DoctorReport {
         version: crate::VERSION.to_owned(),
         data_dir: data_dir.display().to_string(),
@@ -103,12 +89,7 @@ async fn probe_ollama(base_url: &str) -> Check {
         .build()
     {
         Ok(c) => c,
-        Err(e) => {
-            return absent(format!(
-                "could not build an HTTP client: {}",
-                e.without_url()
-            ))
-        }
+        Err(e) => return absent(format!("could not build an HTTP client: {}", e.without_url())),
     };
     let started = Instant::now();
     let url = format!("{}/api/version", base_url.trim_end_matches('/'));
@@ -124,16 +105,10 @@ async fn probe_ollama(base_url: &str) -> Check {
                 name: "ollama".into(),
                 state: CheckState::Ok,
                 required: false,
-                detail: format!(
-                    "{base_url} answered ({version}) in {} ms",
-                    started.elapsed().as_millis()
-                ),
+                detail: format!("{base_url} answered ({version}) in {} ms", started.elapsed().as_millis()),
             }
         }
-        Ok(resp) => absent(format!(
-            "{base_url} answered HTTP {}",
-            resp.status().as_u16()
-        )),
+        Ok(resp) => absent(format!("{base_url} answered HTTP {}", resp.status().as_u16())),
         Err(e) => absent(format!("no Ollama at {base_url} ({})", describe(&e))),
     }
 }
@@ -149,28 +124,13 @@ fn describe(error: &reqwest::Error) -> &'static str {
 }
 
 fn ok(name: &str, required: bool, detail: String) -> Check {
-    Check {
-        name: name.into(),
-        state: CheckState::Ok,
-        required,
-        detail,
-    }
+    Check { name: name.into(), state: CheckState::Ok, required, detail }
 }
 
 fn failed(name: &str, detail: String) -> Check {
-    Check {
-        name: name.into(),
-        state: CheckState::Failed,
-        required: true,
-        detail,
-    }
+    Check { name: name.into(), state: CheckState::Failed, required: true, detail }
 }
 
 fn absent(detail: String) -> Check {
-    Check {
-        name: "ollama".into(),
-        state: CheckState::Absent,
-        required: false,
-        detail,
-    }
+    Check { name: "ollama".into(), state: CheckState::Absent, required: false, detail }
 }

@@ -42,11 +42,7 @@ impl Handshake {
     pub async fn open(data_dir: Option<PathBuf>) -> Result<Self, StartError> {
         let data_dir = resolve_data_dir(data_dir)?;
         let db = Database::open(&data_dir).await?;
-        Ok(Self {
-            data_dir,
-            db,
-            keychain: Keychain::new(),
-        })
+        Ok(Self { data_dir, db, keychain: Keychain::new() })
     }
 
     /// The data directory in use.

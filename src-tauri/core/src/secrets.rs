@@ -39,19 +39,14 @@ impl std::fmt::Display for SecretHandle {
 /// Why a keychain operation failed. Messages name the handle, never the secret.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
-    #[error(
-        "the OS keychain is not available ({detail}); Handshake never stores secrets anywhere else"
-    )]
+    #[error("the OS keychain is not available ({detail}); Handshake never stores secrets anywhere else")]
     Unavailable { detail: String },
     #[error("the OS keychain is locked; unlock it and try again")]
     Locked,
     #[error("no secret named {handle} is stored in the OS keychain")]
     NotFound { handle: SecretHandle },
     #[error("the keychain refused the secret named {handle}: {detail}")]
-    Rejected {
-        handle: SecretHandle,
-        detail: String,
-    },
+    Rejected { handle: SecretHandle, detail: String },
     #[error("the secret is empty")]
     Empty,
 }
@@ -66,16 +61,12 @@ pub struct Keychain {
 impl Keychain {
     /// The keychain under Handshake's own service name.
     pub fn new() -> Self {
-        Self {
-            service: KEYCHAIN_SERVICE.to_owned(),
-        }
+        Self { service: KEYCHAIN_SERVICE.to_owned() }
     }
 
     /// A keychain under another service name (tests keep their entries apart with this).
     pub fn with_service(service: impl Into<String>) -> Self {
-        Self {
-            service: service.into(),
-        }
+        Self { service: service.into() }
     }
 
     fn entry(&self, handle: &SecretHandle) -> Result<keyring::Entry, SecretsError> {
@@ -140,17 +131,13 @@ impl Keychain {
         let keychain = self.clone();
         tokio::task::spawn_blocking(move || keychain.probe())
             .await
-            .map_err(|e| SecretsError::Unavailable {
-                detail: format!("keychain task failed: {e}"),
-            })?
+            .map_err(|e| SecretsError::Unavailable { detail: format!("keychain task failed: {e}") })?
     }
 }
 
 fn map_error(error: keyring::Error, handle: &SecretHandle) -> SecretsError {
     match error {
-        keyring::Error::NoEntry => SecretsError::NotFound {
-            handle: handle.clone(),
-        },
+        keyring::Error::NoEntry => SecretsError::NotFound { handle: handle.clone() },
         keyring::Error::NoStorageAccess(inner) => {
             let detail = inner.to_string();
             if detail.to_ascii_lowercase().contains("locked") {
@@ -159,9 +146,7 @@ fn map_error(error: keyring::Error, handle: &SecretHandle) -> SecretsError {
                 SecretsError::Unavailable { detail }
             }
         }
-        keyring::Error::PlatformFailure(inner) => SecretsError::Unavailable {
-            detail: inner.to_string(),
-        },
+        keyring::Error::PlatformFailure(inner) => SecretsError::Unavailable { detail: inner.to_string() },
         keyring::Error::BadEncoding(_) => SecretsError::Rejected {
             handle: handle.clone(),
             detail: "the stored value is not valid UTF-8".into(),
@@ -178,9 +163,7 @@ fn map_error(error: keyring::Error, handle: &SecretHandle) -> SecretsError {
             handle: handle.clone(),
             detail: "more than one entry matches".into(),
         },
-        other => SecretsError::Unavailable {
-            detail: other.to_string(),
-        },
+        other => SecretsError::Unavailable { detail: other.to_string() },
     }
 }
 
@@ -198,9 +181,7 @@ mod tests {
     #[test]
     fn empty_secret_is_refused_before_touching_the_keychain() {
         let keychain = Keychain::with_service("dev.handshake.test.empty");
-        let err = keychain
-            .set(&SecretHandle::new("x"), &SecretString::from(String::new()))
-            .unwrap_err();
+        let err = keychain.set(&SecretHandle::new("x"), &SecretString::from(String::new())).unwrap_err();
         assert!(matches!(err, SecretsError::Empty));
     }
 }

@@ -97,28 +97,15 @@ impl LlmError {
 
     /// Maps an HTTP error status to a variant. `message` must already be redacted (no secrets,
     /// no echoed request); `model` names the requested model for a 404.
-    pub fn from_http_status(
-        status: u16,
-        message: String,
-        retry_after: Option<Duration>,
-        model: &str,
-    ) -> Self {
+    pub fn from_http_status(status: u16, message: String, retry_after: Option<Duration>, model: &str) -> Self {
         match status {
-            400 if looks_like_context_overflow(&message) => Self::ContextTooLong {
-                detail: Some(message),
-            },
+            400 if looks_like_context_overflow(&message) => Self::ContextTooLong { detail: Some(message) },
             400 | 422 => Self::InvalidRequest { reason: message },
             401 => Self::Unauthorized,
             403 => Self::Forbidden,
-            404 => Self::ModelNotFound {
-                model: model.to_owned(),
-            },
-            408 => Self::Timeout {
-                phase: TimeoutPhase::Total,
-            },
-            413 => Self::ContextTooLong {
-                detail: Some(message),
-            },
+            404 => Self::ModelNotFound { model: model.to_owned() },
+            408 => Self::Timeout { phase: TimeoutPhase::Total },
+            413 => Self::ContextTooLong { detail: Some(message) },
             429 => Self::RateLimited { retry_after },
             _ => Self::Provider { status, message },
         }
@@ -127,10 +114,7 @@ impl LlmError {
 
 fn looks_like_context_overflow(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    m.contains("context length")
-        || m.contains("context window")
-        || m.contains("maximum context")
-        || m.contains("too many tokens")
+    m.contains("context length") || m.contains("context window") || m.contains("maximum context") || m.contains("too many tokens")
 }
 
 #[cfg(test)]
@@ -139,45 +123,23 @@ mod tests {
 
     #[test]
     fn statuses_map_to_actionable_variants() {
-        let e =
-            |s| LlmError::from_http_status(s, "m".into(), Some(Duration::from_secs(7)), "oll/x");
+        let e = |s| LlmError::from_http_status(s, "m".into(), Some(Duration::from_secs(7)), "oll/x");
         assert!(matches!(e(401), LlmError::Unauthorized));
         assert!(matches!(e(403), LlmError::Forbidden));
         assert!(matches!(e(404), LlmError::ModelNotFound { ref model } if model == "oll/x"));
-        assert!(
-            matches!(e(429), LlmError::RateLimited { retry_after: Some(d) } if d.as_secs() == 7)
-        );
+        assert!(matches!(e(429), LlmError::RateLimited { retry_after: Some(d) } if d.as_secs() == 7));
         assert!(matches!(e(400), LlmError::InvalidRequest { .. }));
         assert!(matches!(e(503), LlmError::Provider { status: 503, .. }));
         assert!(e(503).is_retryable());
         assert!(!e(401).is_retryable());
-        let overflow = LlmError::from_http_status(
-            400,
-            "This model's maximum context length is 2048".into(),
-            None,
-            "m",
-        );
+        let overflow = LlmError::from_http_status(400, "This model's maximum context length is 2048".into(), None, "m");
         assert!(matches!(overflow, LlmError::ContextTooLong { .. }));
     }
 
     #[test]
     fn kinds_are_stable_names() {
         assert_eq!(LlmError::Cancelled.kind(), "cancelled");
-        assert_eq!(
-            LlmError::BudgetExceeded {
-                limit: 1,
-                observed: 2
-            }
-            .kind(),
-            "budget_exceeded"
-        );
-        assert_eq!(
-            LlmError::BudgetExceeded {
-                limit: 1,
-                observed: 2
-            }
-            .to_string(),
-            "budget exceeded: max_tokens was 1, the provider produced 2"
-        );
+        assert_eq!(LlmError::BudgetExceeded { limit: 1, observed: 2 }.kind(), "budget_exceeded");
+        assert_eq!(LlmError::BudgetExceeded { limit: 1, observed: 2 }.to_string(), "budget exceeded: max_tokens was 1, the provider produced 2");
     }
 }

@@ -9,8 +9,7 @@ mod types;
 
 pub use error::{LlmError, TimeoutPhase};
 pub use types::{
-    CompletionRequest, CompletionResponse, CompletionStream, FinishReason, ModelProfile,
-    StreamEvent, TokenUsage,
+    CompletionRequest, CompletionResponse, CompletionStream, FinishReason, ModelProfile, StreamEvent, TokenUsage,
 };
 
 use async_trait::async_trait;
@@ -29,8 +28,7 @@ pub trait LlmClient: Send + Sync {
     /// Two levels of failure: the outer `Result` says the call could not start, an `Err` item in
     /// the stream says it failed midway (after which the stream ends). Dropping the stream cancels
     /// the call and closes its connection.
-    async fn completion_stream(&self, req: CompletionRequest)
-        -> Result<CompletionStream, LlmError>;
+    async fn completion_stream(&self, req: CompletionRequest) -> Result<CompletionStream, LlmError>;
 
     /// The model profile (capabilities, token limits).
     fn profile(&self) -> &ModelProfile;

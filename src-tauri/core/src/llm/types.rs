@@ -27,14 +27,10 @@ impl CompletionRequest {
     /// Checks what can be checked before any I/O.
     pub fn validate(&self) -> Result<(), LlmError> {
         if self.trace_id.is_nil() {
-            return Err(LlmError::InvalidRequest {
-                reason: "trace_id must be non-nil".into(),
-            });
+            return Err(LlmError::InvalidRequest { reason: "trace_id must be non-nil".into() });
         }
         if self.max_tokens == Some(0) {
-            return Err(LlmError::InvalidRequest {
-                reason: "max_tokens must be at least 1".into(),
-            });
+            return Err(LlmError::InvalidRequest { reason: "max_tokens must be at least 1".into() });
         }
         if !self.temperature.is_finite() || self.temperature < 0.0 {
             return Err(LlmError::InvalidRequest {
@@ -42,9 +38,7 @@ impl CompletionRequest {
             });
         }
         if self.model_id.trim().is_empty() {
-            return Err(LlmError::InvalidRequest {
-                reason: "model_id is empty".into(),
-            });
+            return Err(LlmError::InvalidRequest { reason: "model_id is empty".into() });
         }
         Ok(())
     }
@@ -97,19 +91,10 @@ pub struct CompletionResponse {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamEvent {
-    Started {
-        model_id: String,
-    },
-    Text {
-        delta: String,
-    },
-    Usage {
-        usage: TokenUsage,
-    },
-    Finished {
-        finish_reason: FinishReason,
-        prompt_truncated: bool,
-    },
+    Started { model_id: String },
+    Text { delta: String },
+    Usage { usage: TokenUsage },
+    Finished { finish_reason: FinishReason, prompt_truncated: bool },
 }
 
 /// A stream of [`StreamEvent`]s; an `Err` item ends it.
@@ -146,50 +131,22 @@ mod tests {
 
     #[test]
     fn nil_trace_id_is_rejected() {
-        let req = CompletionRequest {
-            trace_id: Uuid::nil(),
-            ..request()
-        };
-        assert!(matches!(
-            req.validate(),
-            Err(LlmError::InvalidRequest { .. })
-        ));
+        let req = CompletionRequest { trace_id: Uuid::nil(), ..request() };
+        assert!(matches!(req.validate(), Err(LlmError::InvalidRequest { .. })));
         assert!(request().validate().is_ok());
     }
 
     #[test]
     fn zero_max_tokens_and_bad_temperature_are_rejected() {
-        assert!(CompletionRequest {
-            max_tokens: Some(0),
-            ..request()
-        }
-        .validate()
-        .is_err());
-        assert!(CompletionRequest {
-            temperature: f32::NAN,
-            ..request()
-        }
-        .validate()
-        .is_err());
-        assert!(CompletionRequest {
-            temperature: -1.0,
-            ..request()
-        }
-        .validate()
-        .is_err());
+        assert!(CompletionRequest { max_tokens: Some(0), ..request() }.validate().is_err());
+        assert!(CompletionRequest { temperature: f32::NAN, ..request() }.validate().is_err());
+        assert!(CompletionRequest { temperature: -1.0, ..request() }.validate().is_err());
     }
 
     #[test]
     fn request_serialises_with_the_spec_field_names() {
         let json = serde_json::to_value(request()).unwrap();
-        for field in [
-            "trace_id",
-            "prompt",
-            "model_id",
-            "max_tokens",
-            "temperature",
-            "stop_sequences",
-        ] {
+        for field in ["trace_id", "prompt", "model_id", "max_tokens", "temperature", "stop_sequences"] {
             assert!(json.get(field).is_some(), "missing {field}");
         }
     }

@@ -192,15 +192,16 @@ pub struct ProviderEndpoint {
     pub http: reqwest::Client,
 }
 
-/// The keychain handle of a provider's API key.
-pub fn api_key_handle(provider_id: &str) -> SecretHandle {
-    SecretHandle::new(format!("provider/{provider_id}/api_key"))
+/// The keychain handle of a provider's API key. `namespace` is the database's own (see
+/// `provider_keychain_namespace`), so databases sharing the OS keychain never share handles.
+pub fn api_key_handle(namespace: &str, provider_id: &str) -> SecretHandle {
+    SecretHandle::new(format!("{namespace}/provider/{provider_id}/api_key"))
 }
 
 /// The keychain handle of a provider's secret header `name` (lowercase).
-pub fn header_handle(provider_id: &str, name: &str) -> SecretHandle {
+pub fn header_handle(namespace: &str, provider_id: &str, name: &str) -> SecretHandle {
     SecretHandle::new(format!(
-        "provider/{provider_id}/header/{}",
+        "{namespace}/provider/{provider_id}/header/{}",
         name.to_ascii_lowercase()
     ))
 }

@@ -43,6 +43,7 @@ struct Inner {
     resolver: Arc<dyn NameResolver>,
     writes: tokio::sync::Mutex<()>,
     clients: Mutex<HashMap<String, CachedClient>>,
+    namespace: tokio::sync::OnceCell<String>,
 }
 
 struct CachedClient {
@@ -101,6 +102,7 @@ impl ProviderRegistry {
                 resolver,
                 writes: tokio::sync::Mutex::new(()),
                 clients: Mutex::new(HashMap::new()),
+                namespace: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -118,6 +120,15 @@ impl ProviderRegistry {
     /// The resolver names are checked with.
     pub fn resolver(&self) -> Arc<dyn NameResolver> {
         self.inner.resolver.clone()
+    }
+
+    /// The namespace of this database's keychain handles (read once).
+    pub async fn keychain_namespace(&self) -> Result<String, RegistryError> {
+        self.inner
+            .namespace
+            .get_or_try_init(|| store::keychain_namespace(self.inner.db.pool()))
+            .await
+            .cloned()
     }
 
     /// Every provider, ordered by id.
@@ -148,10 +159,11 @@ impl ProviderRegistry {
             .map(|p| validate::url(ProviderField::ProxyUrl, p))
             .transpose()?;
         let api_key = new.api_key.as_ref().map(validate::api_key).transpose()?;
+        let namespace = self.keychain_namespace().await?;
         let CheckedHeaders {
             headers,
             secrets: header_secrets,
-        } = validate::headers(&new.provider_id, &new.extra_headers, &[])?;
+        } = validate::headers(&namespace, &new.provider_id, &new.extra_headers, &[])?;
         self.check_egress(new.tier, &base_url, proxy_url.as_ref(), &new.timeouts)
             .await?;
 
@@ -165,7 +177,7 @@ impl ProviderRegistry {
         }
         let mut secrets = header_secrets;
         let secret_handle = api_key.map(|key| {
-            let handle = api_key_handle(&new.provider_id);
+            let handle = api_key_handle(&namespace, &new.provider_id);
             secrets.push((handle.clone(), key));
             handle
         });
@@ -240,7 +252,9 @@ impl ProviderRegistry {
         next.proxy_url = proxy_url.as_ref().map(Url::to_string);
         let mut new_secrets = Vec::new();
         if let Some(inputs) = &update.extra_headers {
-            let checked = validate::headers(provider_id, inputs, &current.extra_headers)?;
+            let namespace = self.keychain_namespace().await?;
+            let checked =
+                validate::headers(&namespace, provider_id, inputs, &current.extra_headers)?;
             next.extra_headers = checked.headers;
             new_secrets = checked.secrets;
         }
@@ -319,7 +333,7 @@ impl ProviderRegistry {
                 provider_id: provider_id.to_owned(),
             });
         }
-        let handle = api_key_handle(provider_id);
+        let handle = api_key_handle(&self.keychain_namespace().await?, provider_id);
         self.keychain_set(handle.clone(), key).await?;
         record.secret_handle = Some(handle);
         record.updated_at = store::now().max(record.updated_at + chrono::Duration::milliseconds(1));

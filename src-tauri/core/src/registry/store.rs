@@ -286,3 +286,12 @@ fn from_row(row: &SqliteRow) -> Result<ProviderRecord, RegistryError> {
         provider_id: provider_id.clone(),
     })
 }
+
+/// The namespace of this database's keychain handles.
+pub async fn keychain_namespace(pool: &SqlitePool) -> Result<String, RegistryError> {
+    Ok(
+        sqlx::query_scalar("SELECT namespace FROM provider_keychain_namespace WHERE id = 1")
+            .fetch_one(pool)
+            .await?,
+    )
+}

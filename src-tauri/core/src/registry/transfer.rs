@@ -3,10 +3,10 @@
 //! An export holds no secret: each one is replaced by a marker naming its handle,
 //! `{"$secret_handle": "provider/openai/api_key", "stored": true}`. An import treats the file as
 //! untrusted input: every provider goes through the same validation and egress checks as
-//! [`ProviderRegistry::add`], handle names in the file are ignored (handles are derived from the
-//! provider id, so a crafted file cannot point a provider at another provider's secret), and any
-//! keychain entry already under an imported provider's handles is deleted, so a secret left
-//! over from an earlier database is never attached to a record whose base_url came from a file.
+//! [`ProviderRegistry::add`], and handle names in the file are ignored: handles are derived from
+//! this database's keychain namespace and the provider id, so a crafted file cannot point a
+//! provider at another provider's secret, and no secret left in the keychain by another database
+//! is ever attached to a record whose base_url came from a file. The keychain is not touched.
 //! The report lists the secrets to enter again.
 
 use chrono::{DateTime, Utc};
@@ -163,10 +163,6 @@ impl ProviderRegistry {
                 id: record.provider_id,
             });
         }
-        let handles = record.secret_handles();
-        for handle in &handles {
-            self.keychain_delete(handle.clone()).await?;
-        }
         self.insert(&record).await?;
         self.invalidate(&record.provider_id);
         let mut needs_secrets = Vec::new();
@@ -210,17 +206,18 @@ impl ProviderRegistry {
                 None => HeaderInput::plain(h.name.clone(), h.value.clone().unwrap_or_default()),
             })
             .collect();
+        let namespace = self.keychain_namespace().await?;
         let CheckedHeaders {
             headers: extra_headers,
             ..
-        } = validate::headers(&p.provider_id, &inputs, &[])?;
+        } = validate::headers(&namespace, &p.provider_id, &inputs, &[])?;
         self.check_egress(tier, &base_url, proxy_url.as_ref(), &p.timeouts)
             .await?;
         Ok(ProviderRecord {
             secret_handle: p
                 .api_key
                 .filter(|m| m.stored)
-                .map(|_| api_key_handle(&p.provider_id)),
+                .map(|_| api_key_handle(&namespace, &p.provider_id)),
             provider_id: p.provider_id,
             display_name,
             kind,

@@ -233,6 +233,7 @@ pub struct CheckedHeaders {
 /// `Authorization: Bearer`); a credential-looking name must be secret. `existing` holds the
 /// stored headers, for [`HeaderValueInput::KeepSecret`].
 pub fn headers(
+    namespace: &str,
     provider_id: &str,
     inputs: &[HeaderInput],
     existing: &[ExtraHeader],
@@ -283,7 +284,7 @@ pub fn headers(
                 if trimmed.is_empty() {
                     return Err(fail("the secret value is empty"));
                 }
-                let handle = header_handle(provider_id, &name);
+                let handle = header_handle(namespace, provider_id, &name);
                 out.secrets
                     .push((handle.clone(), SecretString::from(trimmed.to_owned())));
                 ExtraHeaderValue::Secret { handle }
@@ -407,12 +408,13 @@ mod tests {
         }
         let err = api_key(&SecretString::from("sk CANARY".to_owned())).unwrap_err();
         assert!(!format!("{err} {err:?}").contains("CANARY"));
-        let err = headers("p", &[HeaderInput::plain("X-Api-Key", "CANARY")], &[])
+        let err = headers("ns", "p", &[HeaderInput::plain("X-Api-Key", "CANARY")], &[])
             .err()
             .unwrap();
         assert!(matches!(err, RegistryError::HeaderMustBeSecret { .. }));
         assert!(!format!("{err} {err:?}").contains("CANARY"));
         let err = headers(
+            "ns",
             "p",
             &[HeaderInput::secret(
                 "x-foo",
@@ -435,6 +437,7 @@ mod tests {
     #[test]
     fn header_rules() {
         let ok = headers(
+            "ns",
             "p",
             &[
                 HeaderInput::plain("X-Title", "Handshake"),
@@ -447,17 +450,18 @@ mod tests {
         assert_eq!(
             ok.headers[1].value,
             ExtraHeaderValue::Secret {
-                handle: header_handle("p", "api-key")
+                handle: header_handle("ns", "p", "api-key")
             }
         );
         assert_eq!(ok.secrets.len(), 1);
         for bad in ["Authorization", "Host", "Content-Length", "bad name"] {
             assert!(
-                headers("p", &[HeaderInput::plain(bad, "v")], &[]).is_err(),
+                headers("ns", "p", &[HeaderInput::plain(bad, "v")], &[]).is_err(),
                 "{bad}"
             );
         }
         assert!(headers(
+            "ns",
             "p",
             &[HeaderInput::plain("a", "1"), HeaderInput::plain("A", "2")],
             &[]
@@ -467,8 +471,8 @@ mod tests {
             name: "api-key".into(),
             value: HeaderValueInput::KeepSecret,
         };
-        assert!(headers("p", std::slice::from_ref(&keep), &[]).is_err());
-        assert!(headers("p", &[keep], &ok.headers).is_ok());
+        assert!(headers("ns", "p", std::slice::from_ref(&keep), &[]).is_err());
+        assert!(headers("ns", "p", &[keep], &ok.headers).is_ok());
     }
 
     #[test]
