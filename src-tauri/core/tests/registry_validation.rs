@@ -262,7 +262,7 @@ async fn invalid_input_is_refused_with_the_field_named() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "egress_denied", "{err}");
+    assert_eq!(err.code(), "tier_mismatch", "{err}");
     let err = reg
         .update(
             "oll",
