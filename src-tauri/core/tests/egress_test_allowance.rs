@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,7 +35,7 @@ async fn a_default_build_ignores_the_test_allowance() {
     let server = common::TestServer::json(r#"{"data":[]}"#).await;
     std::env::set_var(TEST_PUBLIC_ADDRS_ENV, server.addr.to_string());
     assert!(egress::policy::test_public_addrs().is_empty());
-    let addr: SocketAddr = server.addr;
+    let addr: std::net::SocketAddr = server.addr;
     assert_eq!(
         egress::policy::classify_socket(addr),
         egress::AddressClass::Loopback

@@ -14,8 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use handshake_core::egress::StaticResolver;
 use handshake_core::registry::{
-    HeaderInput, NewProvider, ProviderKind, ProviderRegistry, ProviderTier, ProviderUpdate,
-    RegistryError, Timeouts,
+    HeaderInput, NewProvider, ProviderKind, ProviderTier, ProviderUpdate, RegistryError, Timeouts,
 };
 use secrecy::SecretString;
 

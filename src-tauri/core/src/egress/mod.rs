@@ -149,6 +149,7 @@ pub fn find_denial(err: &(dyn std::error::Error + 'static)) -> Option<EgressDeni
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -197,6 +197,7 @@ pub fn check_url_literal(tier: ProviderTier, url: &Url) -> Result<UrlTarget, Egr
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -71,6 +71,7 @@ impl ProviderEndpoint {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use secrecy::SecretString;
 

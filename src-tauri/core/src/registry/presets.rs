@@ -136,6 +136,7 @@ impl ProviderPreset {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::egress::policy::check_url_literal;

@@ -262,6 +262,7 @@ pub fn parse_model_list(body: &[u8]) -> Result<Vec<ModelInfo>, LlmError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
