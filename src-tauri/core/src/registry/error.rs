@@ -26,6 +26,30 @@ pub enum ProviderField {
     ProxyUrl,
 }
 
+impl ProviderField {
+    /// The stable snake_case name (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ProviderId => "provider_id",
+            Self::DisplayName => "display_name",
+            Self::Kind => "kind",
+            Self::Tier => "tier",
+            Self::BaseUrl => "base_url",
+            Self::ApiKey => "api_key",
+            Self::ExtraHeaders => "extra_headers",
+            Self::DefaultModel => "default_model",
+            Self::Timeouts => "timeouts",
+            Self::ProxyUrl => "proxy_url",
+        }
+    }
+}
+
+impl std::fmt::Display for ProviderField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why a registry operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -39,35 +63,33 @@ pub enum RegistryError {
     UnknownKind { value: String },
     #[error("unknown provider tier {value:?} (expected local or cloud)")]
     UnknownTier { value: String },
-    #[error("invalid {field:?}: {reason}")]
+    #[error("invalid {field}: {reason}")]
     InvalidField {
         field: ProviderField,
         reason: String,
     },
-    #[error("invalid URL in {field:?}: {reason}")]
+    #[error("invalid URL in {field}: {reason}")]
     InvalidUrl {
         field: ProviderField,
         reason: String,
     },
-    #[error("unsupported scheme {scheme:?} in {field:?} (use http or https)")]
+    #[error("unsupported scheme {scheme:?} in {field} (use http or https)")]
     UnsupportedScheme {
         field: ProviderField,
         scheme: String,
     },
-    #[error("the URL in {field:?} contains a user name or password; enter the key in the API key field, where it goes to the OS keychain")]
+    #[error("the URL in {field} contains a user name or password; enter the key in the API key field, where it goes to the OS keychain")]
     UserinfoInUrl { field: ProviderField },
-    #[error("the URL in {field:?} has a query parameter {param:?} that looks like a credential; enter the key in the API key field, where it goes to the OS keychain")]
+    #[error("the URL in {field} has a query parameter {param:?} that looks like a credential; enter the key in the API key field, where it goes to the OS keychain")]
     SecretInQuery { field: ProviderField, param: String },
     #[error("the base_url contradicts the tier: {denied}")]
     TierMismatch { denied: EgressDenied },
-    #[error("{field:?} is refused by the egress policy: {denied}")]
+    #[error("{field} is refused by the egress policy: {denied}")]
     EgressDenied {
         field: ProviderField,
         denied: EgressDenied,
     },
-    #[error(
-        "cannot resolve {host} (in {field:?}) to check it against the egress policy: {detail}"
-    )]
+    #[error("cannot resolve {host} (in {field}) to check it against the egress policy: {detail}")]
     Unresolvable {
         field: ProviderField,
         host: String,
