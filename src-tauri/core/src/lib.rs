@@ -6,6 +6,7 @@
 //! - [`secrets`]: the OS keychain, the only place a provider secret is ever stored.
 //! - [`llm`]: the `LlmClient` trait, the only way any code talks to a model, and its adapters.
 //! - [`registry`]: the providers a user registered (kind, tier, base_url, secret handle).
+//! - [`recorder`]: the Flight Recorder, an append-only, hash-chained and anchored event log.
 //! - [`egress`]: which network addresses a provider may reach, checked on resolved addresses.
 //! - [`doctor`]: the health checks behind `hsk doctor` and the Settings view.
 //! - [`facade`]: [`facade::Handshake`], the one object the shells (desktop app and CLI) hold.
@@ -16,6 +17,7 @@ pub mod egress;
 pub mod facade;
 pub mod llm;
 pub mod paths;
+pub mod recorder;
 pub mod registry;
 pub mod secrets;
 
