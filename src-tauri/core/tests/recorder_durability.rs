@@ -22,9 +22,14 @@ const TEST_NAME: &str = "acknowledged_events_survive_sigkill";
 
 async fn open(dir: &Path) -> (Database, FlightRecorder) {
     let db = Database::open(dir).await.unwrap();
-    let rec = FlightRecorder::open(&db, dir, KeySource::Fixed(AnchorKey::from_bytes(KEY)), RecorderConfig::default())
-        .await
-        .unwrap();
+    let rec = FlightRecorder::open(
+        &db,
+        dir,
+        KeySource::Fixed(AnchorKey::from_bytes(KEY)),
+        RecorderConfig::default(),
+    )
+    .await
+    .unwrap();
     (db, rec)
 }
 
@@ -60,7 +65,10 @@ async fn run_child(dir: &Path) -> ! {
         );
         let stored = rec
             .append_durable(
-                FlightEvent::JobStarted(JobStarted { job_id: job.clone(), profile_id: profile.clone() }),
+                FlightEvent::JobStarted(JobStarted {
+                    job_id: job.clone(),
+                    profile_id: profile.clone(),
+                }),
                 Correlation::none().job(job).profile(profile.clone()),
             )
             .await
@@ -90,7 +98,10 @@ async fn acknowledged_events_survive_sigkill() {
         let mut acked = Vec::new();
         let mut lines = BufReader::new(stdout).lines();
         while acked.len() < kill_after {
-            let line = lines.next().expect("the child stopped before being killed").unwrap();
+            let line = lines
+                .next()
+                .expect("the child stopped before being killed")
+                .unwrap();
             if let Some(seq) = line.strip_prefix("ACK ") {
                 acked.push(seq.trim().parse::<i64>().unwrap());
             }
@@ -101,14 +112,19 @@ async fn acknowledged_events_survive_sigkill() {
         all_acked.extend(acked);
 
         let (db, rec) = open(dir.path()).await;
-        let present: BTreeSet<i64> = sqlx::query_scalar("SELECT seq FROM flight_events WHERE event_type = 'FR-EVT-PROFILE-002'")
-            .fetch_all(db.pool())
-            .await
-            .unwrap()
-            .into_iter()
-            .collect();
+        let present: BTreeSet<i64> = sqlx::query_scalar(
+            "SELECT seq FROM flight_events WHERE event_type = 'FR-EVT-PROFILE-002'",
+        )
+        .fetch_all(db.pool())
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
         let missing: Vec<_> = all_acked.difference(&present).collect();
-        assert!(missing.is_empty(), "acknowledged but lost after SIGKILL at {kill_after}: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "acknowledged but lost after SIGKILL at {kill_after}: {missing:?}"
+        );
         let report = rec.verify().await.unwrap();
         assert!(report.is_ok(), "after SIGKILL at {kill_after}: {report:?}");
         assert!(!rec.stats().anchor_conflict);

@@ -70,7 +70,11 @@ impl KeySource {
                 let keychain = keychain.clone();
                 tokio::task::spawn_blocking(move || load_or_create(&keychain))
                     .await
-                    .map_err(|e| AnchorError::Key(SecretsError::Unavailable { detail: format!("keychain task failed: {e}") }))?
+                    .map_err(|e| {
+                        AnchorError::Key(SecretsError::Unavailable {
+                            detail: format!("keychain task failed: {e}"),
+                        })
+                    })?
             }
         }
     }
@@ -86,7 +90,9 @@ fn load_or_create(keychain: &Keychain) -> Result<AnchorKey, AnchorError> {
         }
         Err(SecretsError::NotFound { .. }) => {
             let key = AnchorKey::generate();
-            keychain.set(&handle, &SecretString::from(hex::encode(key.0))).map_err(AnchorError::Key)?;
+            keychain
+                .set(&handle, &SecretString::from(hex::encode(key.0)))
+                .map_err(AnchorError::Key)?;
             Ok(key)
         }
         Err(e) => Err(AnchorError::Key(e)),
@@ -101,9 +107,15 @@ pub enum AnchorError {
     #[error("the Flight Recorder anchor key in the keychain is not 32 hex-encoded bytes; delete the entry {ANCHOR_KEY_HANDLE} only if you accept losing tail-truncation detection for existing events")]
     BadKey,
     #[error("cannot write the anchor file {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read the anchor file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the anchor file {path} is malformed")]
     Malformed { path: PathBuf },
     #[error("the anchor file {path} does not carry a valid signature (edited, or written under another key)")]
@@ -128,7 +140,10 @@ pub struct Anchor {
 impl Anchor {
     /// The anchor in `data_dir`, signed with `key`.
     pub fn new(data_dir: &Path, key: AnchorKey) -> Self {
-        Self { path: data_dir.join(ANCHOR_FILE_NAME), key }
+        Self {
+            path: data_dir.join(ANCHOR_FILE_NAME),
+            key,
+        }
     }
 
     /// The anchor file.
@@ -137,7 +152,8 @@ impl Anchor {
     }
 
     fn mac(&self, seq: i64, hash: &str) -> Result<Hmac<Sha256>, AnchorError> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key.0).map_err(|_| AnchorError::BadKey)?;
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key.0).map_err(|_| AnchorError::BadKey)?;
         mac.update(FORMAT.as_bytes());
         mac.update(b"\n");
         mac.update(&seq.to_be_bytes());
@@ -147,10 +163,18 @@ impl Anchor {
 
     /// Writes `head` atomically and durably. Blocking: call it off the async executor.
     pub fn write(&self, head: &ChainHead) -> Result<(), AnchorError> {
-        let werr = |source| AnchorError::Write { path: self.path.clone(), source };
+        let werr = |source| AnchorError::Write {
+            path: self.path.clone(),
+            source,
+        };
         let mac = hex::encode(self.mac(head.seq, &head.hash)?.finalize().into_bytes());
-        let body = serde_json::to_vec(&AnchorFile { format: FORMAT.to_owned(), seq: head.seq, hash: head.hash.clone(), mac })
-            .map_err(|e| werr(std::io::Error::other(e)))?;
+        let body = serde_json::to_vec(&AnchorFile {
+            format: FORMAT.to_owned(),
+            seq: head.seq,
+            hash: head.hash.clone(),
+            mac,
+        })
+        .map_err(|e| werr(std::io::Error::other(e)))?;
         let tmp = self.path.with_extension("anchor.tmp");
         {
             let mut file = std::fs::File::create(&tmp).map_err(werr)?;
@@ -161,7 +185,9 @@ impl Anchor {
         if let Some(dir) = self.path.parent() {
             // Makes the rename itself durable (POSIX); not possible to open a directory on Windows.
             #[cfg(unix)]
-            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(werr)?;
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(werr)?;
             #[cfg(not(unix))]
             let _ = dir;
         }
@@ -173,18 +199,34 @@ impl Anchor {
         let bytes = match std::fs::read(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(AnchorError::Read { path: self.path.clone(), source }),
+            Err(source) => {
+                return Err(AnchorError::Read {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
         };
         let file: AnchorFile =
-            serde_json::from_slice(&bytes).map_err(|_| AnchorError::Malformed { path: self.path.clone() })?;
+            serde_json::from_slice(&bytes).map_err(|_| AnchorError::Malformed {
+                path: self.path.clone(),
+            })?;
         if file.format != FORMAT {
-            return Err(AnchorError::Malformed { path: self.path.clone() });
+            return Err(AnchorError::Malformed {
+                path: self.path.clone(),
+            });
         }
-        let mac = hex::decode(&file.mac).map_err(|_| AnchorError::Malformed { path: self.path.clone() })?;
+        let mac = hex::decode(&file.mac).map_err(|_| AnchorError::Malformed {
+            path: self.path.clone(),
+        })?;
         self.mac(file.seq, &file.hash)?
             .verify_slice(&mac)
-            .map_err(|_| AnchorError::BadSignature { path: self.path.clone() })?;
-        Ok(Some(ChainHead { seq: file.seq, hash: file.hash }))
+            .map_err(|_| AnchorError::BadSignature {
+                path: self.path.clone(),
+            })?;
+        Ok(Some(ChainHead {
+            seq: file.seq,
+            hash: file.hash,
+        }))
     }
 }
 
@@ -198,17 +240,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let anchor = Anchor::new(dir.path(), AnchorKey::from_bytes([7; 32]));
         assert_eq!(anchor.read().unwrap(), None);
-        let head = ChainHead { seq: 42, hash: "ab".repeat(32) };
+        let head = ChainHead {
+            seq: 42,
+            hash: "ab".repeat(32),
+        };
         anchor.write(&head).unwrap();
         assert_eq!(anchor.read().unwrap(), Some(head.clone()));
         assert!(!dir.path().join("recorder.anchor.tmp").exists());
 
         let other = Anchor::new(dir.path(), AnchorKey::from_bytes([8; 32]));
-        assert!(matches!(other.read(), Err(AnchorError::BadSignature { .. })));
+        assert!(matches!(
+            other.read(),
+            Err(AnchorError::BadSignature { .. })
+        ));
 
-        let text = std::fs::read_to_string(anchor.path()).unwrap().replace("42", "41");
+        let text = std::fs::read_to_string(anchor.path())
+            .unwrap()
+            .replace("42", "41");
         std::fs::write(anchor.path(), text).unwrap();
-        assert!(matches!(anchor.read(), Err(AnchorError::BadSignature { .. })));
+        assert!(matches!(
+            anchor.read(),
+            Err(AnchorError::BadSignature { .. })
+        ));
         std::fs::write(anchor.path(), b"not json").unwrap();
         assert!(matches!(anchor.read(), Err(AnchorError::Malformed { .. })));
     }

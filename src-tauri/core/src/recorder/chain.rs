@@ -83,8 +83,26 @@ mod tests {
         assert_eq!(base, row_hash(GENESIS_HASH, &row("{}", None)));
         assert_ne!(base, row_hash(&"1".repeat(64), &row("{}", None)));
         assert_ne!(base, row_hash(GENESIS_HASH, &row("{ }", None)));
-        assert_ne!(base, row_hash(GENESIS_HASH, &RowContent { seq: 2, ..row("{}", None) }));
-        assert_ne!(base, row_hash(GENESIS_HASH, &RowContent { occurred_at_ms: 1, ..row("{}", None) }));
+        assert_ne!(
+            base,
+            row_hash(
+                GENESIS_HASH,
+                &RowContent {
+                    seq: 2,
+                    ..row("{}", None)
+                }
+            )
+        );
+        assert_ne!(
+            base,
+            row_hash(
+                GENESIS_HASH,
+                &RowContent {
+                    occurred_at_ms: 1,
+                    ..row("{}", None)
+                }
+            )
+        );
     }
 
     #[test]
@@ -92,8 +110,16 @@ mod tests {
         let none = row_hash(GENESIS_HASH, &row("{}", None));
         let empty = row_hash(GENESIS_HASH, &row("{}", Some("")));
         assert_ne!(none, empty);
-        let a = RowContent { job_id: Some("ab"), profile_id: Some("c"), ..row("{}", None) };
-        let b = RowContent { job_id: Some("a"), profile_id: Some("bc"), ..row("{}", None) };
+        let a = RowContent {
+            job_id: Some("ab"),
+            profile_id: Some("c"),
+            ..row("{}", None)
+        };
+        let b = RowContent {
+            job_id: Some("a"),
+            profile_id: Some("bc"),
+            ..row("{}", None)
+        };
         assert_ne!(row_hash(GENESIS_HASH, &a), row_hash(GENESIS_HASH, &b));
     }
 }

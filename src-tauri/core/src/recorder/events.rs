@@ -104,7 +104,16 @@ impl Ident {
     /// For ids that come from our own configuration (a client's profile): whitespace and control
     /// characters become `_`, overlong ids are cut, an empty one becomes `unknown`.
     pub(crate) fn sanitized(value: &str) -> Self {
-        let mut s: String = value.chars().map(|c| if c.is_whitespace() || c.is_control() { '_' } else { c }).collect();
+        let mut s: String = value
+            .chars()
+            .map(|c| {
+                if c.is_whitespace() || c.is_control() {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
         if s.len() > MAX_IDENT_LEN {
             let mut cut = MAX_IDENT_LEN;
             while !s.is_char_boundary(cut) {
@@ -228,7 +237,9 @@ impl std::fmt::Display for EventType {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum InferenceOutcome {
     Success,
-    Error { kind: ErrorKind },
+    Error {
+        kind: ErrorKind,
+    },
     /// The caller dropped the call or the stream before it finished.
     Cancelled,
     /// The stream ended without a `Finished` event.
@@ -265,9 +276,15 @@ pub struct LlmInference {
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum ProfileChange {
     /// A profile was created (edits create a new profile_id with the edited one as parent).
-    Created { profile_id: Ident, parent_profile_id: Option<Ident> },
+    Created {
+        profile_id: Ident,
+        parent_profile_id: Option<Ident>,
+    },
     /// The active profile was switched.
-    Activated { profile_id: Ident, previous_profile_id: Option<Ident> },
+    Activated {
+        profile_id: Ident,
+        previous_profile_id: Option<Ident>,
+    },
 }
 
 /// FR-EVT-PROFILE-001.
@@ -437,7 +454,10 @@ pub enum SwapStage {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum SwapOutcome {
     Success,
-    Failed { stopped_at: SwapStage, error_kind: Option<ErrorKind> },
+    Failed {
+        stopped_at: SwapStage,
+        error_kind: Option<ErrorKind>,
+    },
 }
 
 /// FR-EVT-MODEL-001: a model swap was requested.
@@ -589,7 +609,10 @@ mod tests {
     #[test]
     fn sha256_hex_is_only_a_hash() {
         let h = Sha256Hex::digest(b"abc");
-        assert_eq!(h.as_str(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            h.as_str(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         let mut hasher = Sha256::new();
         hasher.update(b"a");
         hasher.update(b"bc");
@@ -601,9 +624,15 @@ mod tests {
         assert!(Ident::new("oll/gemma3:270m").is_ok());
         assert!(Ident::new("lan/hf.co/org/model:Q4_K_M").is_ok());
         assert_eq!(Ident::new(""), Err(InvalidIdent::Empty));
-        assert_eq!(Ident::new("summarise this secret doc"), Err(InvalidIdent::Whitespace));
+        assert_eq!(
+            Ident::new("summarise this secret doc"),
+            Err(InvalidIdent::Whitespace)
+        );
         assert_eq!(Ident::new("a\nb"), Err(InvalidIdent::Whitespace));
-        assert_eq!(Ident::new("x".repeat(257)), Err(InvalidIdent::TooLong { len: 257 }));
+        assert_eq!(
+            Ident::new("x".repeat(257)),
+            Err(InvalidIdent::TooLong { len: 257 })
+        );
     }
 
     #[test]
@@ -615,7 +644,10 @@ mod tests {
         assert_eq!(ids[12], "FR-EVT-MODEL-005");
         for t in EventType::ALL {
             assert_eq!(EventType::parse(t.as_str()), Some(t));
-            assert_eq!(serde_json::to_value(t).unwrap(), serde_json::json!(t.as_str()));
+            assert_eq!(
+                serde_json::to_value(t).unwrap(),
+                serde_json::json!(t.as_str())
+            );
         }
         assert_eq!(EventType::parse("FR-EVT-CLOUD-005"), None);
     }

@@ -19,7 +19,9 @@ pub async fn export_jsonl<W: AsyncWrite + Unpin>(
     let mut written = 0u64;
     loop {
         let events = store::query(pool, &page).await?;
-        let Some(last) = events.last().map(|e: &StoredEvent| e.seq) else { break };
+        let Some(last) = events.last().map(|e: &StoredEvent| e.seq) else {
+            break;
+        };
         let mut buf = Vec::with_capacity(events.len() * 512);
         for event in &events {
             serde_json::to_writer(&mut buf, event).map_err(RecorderError::Encode)?;

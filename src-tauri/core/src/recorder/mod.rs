@@ -82,7 +82,12 @@ pub struct RecorderConfig {
 
 impl Default for RecorderConfig {
     fn default() -> Self {
-        Self { queue_capacity: 8_192, max_batch: 1_024, live_capacity: 1_024, retention_days: None }
+        Self {
+            queue_capacity: 8_192,
+            max_batch: 1_024,
+            live_capacity: 1_024,
+            retention_days: None,
+        }
     }
 }
 
@@ -116,13 +121,20 @@ pub struct FlightRecorder {
 
 impl std::fmt::Debug for FlightRecorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FlightRecorder").field("anchor", &self.inner.anchor.path()).finish()
+        f.debug_struct("FlightRecorder")
+            .field("anchor", &self.inner.anchor.path())
+            .finish()
     }
 }
 
 impl FlightRecorder {
     /// Opens the recorder on `db` with its anchor in `data_dir`, and starts the writer task.
-    pub async fn open(db: &Database, data_dir: &Path, keys: KeySource, config: RecorderConfig) -> Result<Self, RecorderError> {
+    pub async fn open(
+        db: &Database,
+        data_dir: &Path,
+        keys: KeySource,
+        config: RecorderConfig,
+    ) -> Result<Self, RecorderError> {
         let anchor = Anchor::new(data_dir, keys.load().await?);
         let mut conn = SqliteConnectOptions::from_str("sqlite://")?
             .filename(db.path())
@@ -139,7 +151,10 @@ impl FlightRecorder {
                 let h = head.clone();
                 tokio::task::spawn_blocking(move || a.write(&h))
                     .await
-                    .map_err(|e| AnchorError::Read { path: anchor.path().to_path_buf(), source: std::io::Error::other(e) })??;
+                    .map_err(|e| AnchorError::Read {
+                        path: anchor.path().to_path_buf(),
+                        source: std::io::Error::other(e),
+                    })??;
             }
             Some(detail) => {
                 tracing::error!(%detail, "flight recorder: the anchor does not match the database; leaving it as evidence, run `hsk recorder verify`");
@@ -184,14 +199,22 @@ impl FlightRecorder {
         };
         if self.inner.queue.try_send(pending).is_err() {
             self.inner.shared.count_drops(1);
-            tracing::warn!("flight recorder: inference event dropped (queue full or writer stopped); counted");
+            tracing::warn!(
+                "flight recorder: inference event dropped (queue full or writer stopped); counted"
+            );
         }
     }
 
     /// Writes a governance event and returns once it is committed durably (record before act).
-    pub async fn append_durable(&self, event: FlightEvent, correlation: Correlation) -> Result<StoredEvent, RecorderError> {
+    pub async fn append_durable(
+        &self,
+        event: FlightEvent,
+        correlation: Correlation,
+    ) -> Result<StoredEvent, RecorderError> {
         if !event.is_governance() {
-            return Err(RecorderError::NotGovernance { event_type: event.event_type() });
+            return Err(RecorderError::NotGovernance {
+                event_type: event.event_type(),
+            });
         }
         let pending = PendingEvent {
             event_id: Uuid::now_v7(),
@@ -200,7 +223,11 @@ impl FlightRecorder {
             correlation,
         };
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Durable { event: Box::new(pending), reply }).await?;
+        self.send(Command::Durable {
+            event: Box::new(pending),
+            reply,
+        })
+        .await?;
         rx.await.map_err(|_| RecorderError::WriterGone)?
     }
 
@@ -220,20 +247,34 @@ impl FlightRecorder {
     }
 
     /// Drops events older than `days` days through a recorded retention checkpoint.
-    pub async fn apply_retention(&self, days: u32) -> Result<Option<RetentionCheckpoint>, RecorderError> {
+    pub async fn apply_retention(
+        &self,
+        days: u32,
+    ) -> Result<Option<RetentionCheckpoint>, RecorderError> {
         let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
         self.apply_retention_before(cutoff).await
     }
 
     /// Drops events that occurred before `cutoff` (a prefix of the chain) through a checkpoint.
-    pub async fn apply_retention_before(&self, cutoff: chrono::DateTime<chrono::Utc>) -> Result<Option<RetentionCheckpoint>, RecorderError> {
+    pub async fn apply_retention_before(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<RetentionCheckpoint>, RecorderError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Retention { cutoff_ms: cutoff.timestamp_millis(), reply }).await?;
+        self.send(Command::Retention {
+            cutoff_ms: cutoff.timestamp_millis(),
+            reply,
+        })
+        .await?;
         rx.await.map_err(|_| RecorderError::WriterGone)?
     }
 
     async fn send(&self, cmd: Command) -> Result<(), RecorderError> {
-        self.inner.commands.send(cmd).await.map_err(|_| RecorderError::WriterGone)
+        self.inner
+            .commands
+            .send(cmd)
+            .await
+            .map_err(|_| RecorderError::WriterGone)
     }
 
     /// Events matching `query`, in sequence order (paginate with `after_seq`).
@@ -258,7 +299,11 @@ impl FlightRecorder {
     }
 
     /// Writes the events matching `query` (all pages, from `after_seq`) as JSON Lines.
-    pub async fn export_jsonl<W: tokio::io::AsyncWrite + Unpin>(&self, query: &EventQuery, out: &mut W) -> Result<u64, RecorderError> {
+    pub async fn export_jsonl<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        query: &EventQuery,
+        out: &mut W,
+    ) -> Result<u64, RecorderError> {
         export::export_jsonl(&self.inner.pool, query, out).await
     }
 
@@ -278,33 +323,51 @@ impl FlightRecorder {
 
 /// Verifies a data directory without starting a writer (for `hsk recorder verify` while the app
 /// may be running: it only reads).
-pub async fn verify_data_dir(db: &Database, data_dir: &Path, keys: KeySource) -> Result<VerifyReport, RecorderError> {
+pub async fn verify_data_dir(
+    db: &Database,
+    data_dir: &Path,
+    keys: KeySource,
+) -> Result<VerifyReport, RecorderError> {
     let anchor = Anchor::new(data_dir, keys.load().await?);
     verify::verify(db.pool(), &anchor).await
 }
 
 /// Why the anchor cannot be trusted to be extended, or `None` when it can (or is absent on an
 /// empty log). A cheap check: the full walk is [`verify()`].
-async fn anchor_conflict(pool: &SqlitePool, anchor: &Anchor, head: &ChainHead) -> Result<Option<String>, RecorderError> {
+async fn anchor_conflict(
+    pool: &SqlitePool,
+    anchor: &Anchor,
+    head: &ChainHead,
+) -> Result<Option<String>, RecorderError> {
     let anchored = match anchor.read() {
         Ok(a) => a,
         Err(AnchorError::Malformed { .. } | AnchorError::BadSignature { .. }) => {
-            return Ok(Some("the anchor file is malformed or signed with another key".into()));
+            return Ok(Some(
+                "the anchor file is malformed or signed with another key".into(),
+            ));
         }
         Err(e) => return Err(e.into()),
     };
     let Some(anchored) = anchored else {
-        return Ok((head.seq != 0).then(|| "events exist but the anchor file is missing".to_owned()));
+        return Ok(
+            (head.seq != 0).then(|| "events exist but the anchor file is missing".to_owned())
+        );
     };
     if anchored.seq > head.seq {
-        return Ok(Some(format!("the anchor records event {} but the log ends at {}", anchored.seq, head.seq)));
+        return Ok(Some(format!(
+            "the anchor records event {} but the log ends at {}",
+            anchored.seq, head.seq
+        )));
     }
     let at: Option<String> = sqlx::query_scalar("SELECT hash FROM flight_events WHERE seq = ?")
         .bind(anchored.seq)
         .fetch_optional(pool)
         .await?;
     Ok(match at {
-        Some(hash) if hash != anchored.hash => Some(format!("event {} does not have the anchored hash", anchored.seq)),
+        Some(hash) if hash != anchored.hash => Some(format!(
+            "event {} does not have the anchored hash",
+            anchored.seq
+        )),
         _ => None,
     })
 }

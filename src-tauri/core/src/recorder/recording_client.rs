@@ -17,8 +17,8 @@ use futures::Stream;
 use super::events::{Correlation, ErrorKind, Ident, InferenceOutcome, LlmInference, Sha256Hex};
 use super::FlightRecorder;
 use crate::llm::{
-    CompletionRequest, CompletionResponse, CompletionStream, FinishReason, LlmClient, LlmError, ModelProfile,
-    StreamEvent, TokenUsage,
+    CompletionRequest, CompletionResponse, CompletionStream, FinishReason, LlmClient, LlmError,
+    ModelProfile, StreamEvent, TokenUsage,
 };
 
 /// Records every completion of the wrapped client.
@@ -53,17 +53,24 @@ impl LlmClient for RecordingClient {
                 attempt.prompt_truncated = resp.prompt_truncated;
                 attempt.finish(InferenceOutcome::Success);
             }
-            Err(e) => attempt.finish(InferenceOutcome::Error { kind: ErrorKind::from(e) }),
+            Err(e) => attempt.finish(InferenceOutcome::Error {
+                kind: ErrorKind::from(e),
+            }),
         }
         result
     }
 
-    async fn completion_stream(&self, req: CompletionRequest) -> Result<CompletionStream, LlmError> {
+    async fn completion_stream(
+        &self,
+        req: CompletionRequest,
+    ) -> Result<CompletionStream, LlmError> {
         let mut attempt = Attempt::start(&self.recorder, self.inner.profile(), &req, true);
         match self.inner.completion_stream(req).await {
             Ok(inner) => Ok(Box::pin(RecordedStream { inner, attempt })),
             Err(e) => {
-                attempt.finish(InferenceOutcome::Error { kind: ErrorKind::from(&e) });
+                attempt.finish(InferenceOutcome::Error {
+                    kind: ErrorKind::from(&e),
+                });
                 Err(e)
             }
         }
@@ -88,7 +95,12 @@ struct Attempt {
 }
 
 impl Attempt {
-    fn start(recorder: &FlightRecorder, profile: &ModelProfile, req: &CompletionRequest, streamed: bool) -> Self {
+    fn start(
+        recorder: &FlightRecorder,
+        profile: &ModelProfile,
+        req: &CompletionRequest,
+        streamed: bool,
+    ) -> Self {
         let base = LlmInference {
             trace_id: req.trace_id,
             provider_id: Ident::sanitized(&profile.provider_id),
@@ -135,7 +147,10 @@ impl Attempt {
                 self.response_bytes += delta.len() as u64;
             }
             StreamEvent::Usage { usage } => self.usage = *usage,
-            StreamEvent::Finished { finish_reason, prompt_truncated } => {
+            StreamEvent::Finished {
+                finish_reason,
+                prompt_truncated,
+            } => {
                 self.finish_reason = Some(*finish_reason);
                 self.prompt_truncated = *prompt_truncated;
                 self.finish(InferenceOutcome::Success);
@@ -190,7 +205,9 @@ impl Stream for RecordedStream {
         let polled = this.inner.as_mut().poll_next(cx);
         match &polled {
             Poll::Ready(Some(Ok(event))) => this.attempt.observe(event),
-            Poll::Ready(Some(Err(e))) => this.attempt.finish(InferenceOutcome::Error { kind: ErrorKind::from(e) }),
+            Poll::Ready(Some(Err(e))) => this.attempt.finish(InferenceOutcome::Error {
+                kind: ErrorKind::from(e),
+            }),
             Poll::Ready(None) => this.attempt.finish(InferenceOutcome::Incomplete),
             Poll::Pending => {}
         }

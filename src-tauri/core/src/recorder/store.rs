@@ -50,7 +50,10 @@ pub struct ChainHead {
 impl ChainHead {
     /// The head of a log with nothing ever written.
     pub fn genesis() -> Self {
-        Self { seq: 0, hash: GENESIS_HASH.to_owned() }
+        Self {
+            seq: 0,
+            hash: GENESIS_HASH.to_owned(),
+        }
     }
 }
 
@@ -101,10 +104,16 @@ pub(crate) async fn read_head(conn: &mut SqliteConnection) -> Result<ChainHead, 
         .fetch_optional(&mut *conn)
         .await?
     {
-        return Ok(ChainHead { seq: row.try_get("seq")?, hash: row.try_get("hash")? });
+        return Ok(ChainHead {
+            seq: row.try_get("seq")?,
+            hash: row.try_get("hash")?,
+        });
     }
     Ok(match latest_checkpoint_conn(conn).await? {
-        Some(cp) => ChainHead { seq: cp.last_seq, hash: cp.last_hash },
+        Some(cp) => ChainHead {
+            seq: cp.last_seq,
+            hash: cp.last_hash,
+        },
         None => ChainHead::genesis(),
     })
 }
@@ -195,10 +204,11 @@ pub(crate) async fn apply_retention(
             .await?
             .unwrap_or(0),
     };
-    let row = sqlx::query("SELECT seq, hash FROM flight_events WHERE seq <= ? ORDER BY seq DESC LIMIT 1")
-        .bind(last_dropped)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT seq, hash FROM flight_events WHERE seq <= ? ORDER BY seq DESC LIMIT 1")
+            .bind(last_dropped)
+            .fetch_optional(&mut *conn)
+            .await?;
     let Some(row) = row else { return Ok(None) };
     let last_seq: i64 = row.try_get("seq")?;
     let last_hash: String = row.try_get("hash")?;
@@ -206,7 +216,13 @@ pub(crate) async fn apply_retention(
         .bind(last_seq)
         .fetch_one(&mut *conn)
         .await?;
-    let cp = RetentionCheckpoint { last_seq, last_hash, dropped, cutoff_ms, applied_at_ms: now_ms };
+    let cp = RetentionCheckpoint {
+        last_seq,
+        last_hash,
+        dropped,
+        cutoff_ms,
+        applied_at_ms: now_ms,
+    };
     sqlx::query(
         "INSERT INTO flight_retention (last_seq, last_hash, dropped, cutoff_ms, applied_at_ms) VALUES (?, ?, ?, ?, ?)",
     )
@@ -217,17 +233,26 @@ pub(crate) async fn apply_retention(
     .bind(cp.applied_at_ms)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("DELETE FROM flight_events WHERE seq <= ?").bind(cp.last_seq).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM flight_events WHERE seq <= ?")
+        .bind(cp.last_seq)
+        .execute(&mut *conn)
+        .await?;
     Ok(Some(cp))
 }
 
-async fn latest_checkpoint_conn(conn: &mut SqliteConnection) -> Result<Option<RetentionCheckpoint>, RecorderError> {
-    let row = sqlx::query(CHECKPOINT_SQL).fetch_optional(&mut *conn).await?;
+async fn latest_checkpoint_conn(
+    conn: &mut SqliteConnection,
+) -> Result<Option<RetentionCheckpoint>, RecorderError> {
+    let row = sqlx::query(CHECKPOINT_SQL)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.map(|r| checkpoint_from_row(&r)).transpose()
 }
 
 /// The newest retention checkpoint, if retention ever ran.
-pub async fn latest_checkpoint(pool: &SqlitePool) -> Result<Option<RetentionCheckpoint>, RecorderError> {
+pub async fn latest_checkpoint(
+    pool: &SqlitePool,
+) -> Result<Option<RetentionCheckpoint>, RecorderError> {
     let row = sqlx::query(CHECKPOINT_SQL).fetch_optional(pool).await?;
     row.map(|r| checkpoint_from_row(&r)).transpose()
 }
@@ -246,7 +271,10 @@ fn checkpoint_from_row(row: &SqliteRow) -> Result<RetentionCheckpoint, RecorderE
 }
 
 /// Events matching `query`, in sequence order.
-pub async fn query(pool: &SqlitePool, query: &EventQuery) -> Result<Vec<StoredEvent>, RecorderError> {
+pub async fn query(
+    pool: &SqlitePool,
+    query: &EventQuery,
+) -> Result<Vec<StoredEvent>, RecorderError> {
     let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
         "SELECT seq, event_id, event_type, occurred_at_ms, trace_id, job_id, profile_id, provider_id, \
          model_id, payload, prev_hash, hash FROM flight_events WHERE 1 = 1",
@@ -264,14 +292,19 @@ pub async fn query(pool: &SqlitePool, query: &EventQuery) -> Result<Vec<StoredEv
         ("model_id", &query.model_id),
     ] {
         if let Some(v) = value {
-            qb.push(" AND ").push(column).push(" = ").push_bind(v.clone());
+            qb.push(" AND ")
+                .push(column)
+                .push(" = ")
+                .push_bind(v.clone());
         }
     }
     if let Some(from) = query.from {
-        qb.push(" AND occurred_at_ms >= ").push_bind(from.timestamp_millis());
+        qb.push(" AND occurred_at_ms >= ")
+            .push_bind(from.timestamp_millis());
     }
     if let Some(until) = query.until {
-        qb.push(" AND occurred_at_ms < ").push_bind(until.timestamp_millis());
+        qb.push(" AND occurred_at_ms < ")
+            .push_bind(until.timestamp_millis());
     }
     if let Some(after) = query.after_seq {
         qb.push(" AND seq > ").push_bind(after);
@@ -297,7 +330,10 @@ pub async fn tail(pool: &SqlitePool, n: u32) -> Result<Vec<StoredEvent>, Recorde
 
 pub(crate) fn event_from_row(row: &SqliteRow) -> Result<StoredEvent, RecorderError> {
     let seq: i64 = row.try_get("seq")?;
-    let corrupt = |what: &str| RecorderError::CorruptRow { seq, what: what.to_owned() };
+    let corrupt = |what: &str| RecorderError::CorruptRow {
+        seq,
+        what: what.to_owned(),
+    };
     let event_id: String = row.try_get("event_id")?;
     let trace_id: Option<String> = row.try_get("trace_id")?;
     let payload: String = row.try_get("payload")?;
@@ -321,5 +357,7 @@ pub(crate) fn event_from_row(row: &SqliteRow) -> Result<StoredEvent, RecorderErr
 }
 
 pub(crate) fn ms_to_time(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }

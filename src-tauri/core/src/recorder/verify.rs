@@ -40,9 +40,18 @@ pub enum VerifyReport {
     /// Every link holds. `count` events were checked from `from_seq` (after a retention
     /// checkpoint, or 1); `anchored_seq` is where the anchor stood (it may be behind `head`
     /// after a crash between commit and anchor write).
-    Ok { count: u64, from_seq: i64, head: ChainHead, anchored_seq: Option<i64> },
+    Ok {
+        count: u64,
+        from_seq: i64,
+        head: ChainHead,
+        anchored_seq: Option<i64>,
+    },
     /// The first broken link.
-    Broken { sequence: i64, kind: BreakKind, detail: String },
+    Broken {
+        sequence: i64,
+        kind: BreakKind,
+        detail: String,
+    },
 }
 
 impl VerifyReport {
@@ -53,21 +62,32 @@ impl VerifyReport {
 }
 
 fn broken(sequence: i64, kind: BreakKind, detail: impl Into<String>) -> VerifyReport {
-    VerifyReport::Broken { sequence, kind, detail: detail.into() }
+    VerifyReport::Broken {
+        sequence,
+        kind,
+        detail: detail.into(),
+    }
 }
 
 /// Verifies the chain in `pool` against `anchor`.
 pub async fn verify(pool: &SqlitePool, anchor: &Anchor) -> Result<VerifyReport, RecorderError> {
     let checkpoint = latest_checkpoint(pool).await?;
     let mut head = match &checkpoint {
-        Some(cp) => ChainHead { seq: cp.last_seq, hash: cp.last_hash.clone() },
+        Some(cp) => ChainHead {
+            seq: cp.last_seq,
+            hash: cp.last_hash.clone(),
+        },
         None => ChainHead::genesis(),
     };
     let from_seq = head.seq + 1;
     let anchored = match anchor.read() {
         Ok(a) => a,
         Err(AnchorError::Malformed { .. } | AnchorError::BadSignature { .. }) => {
-            return Ok(broken(0, BreakKind::AnchorMismatch, "the anchor file is malformed or not signed with this data directory's key"));
+            return Ok(broken(
+                0,
+                BreakKind::AnchorMismatch,
+                "the anchor file is malformed or not signed with this data directory's key",
+            ));
         }
         Err(e) => return Err(e.into()),
     };
@@ -84,13 +104,24 @@ pub async fn verify(pool: &SqlitePool, anchor: &Anchor) -> Result<VerifyReport, 
         let hash: String = row.try_get("hash")?;
         if seq <= head.seq {
             // Only possible below a checkpoint whose rows were not all dropped.
-            return Ok(broken(seq, BreakKind::Edited, "an event at or below the retention checkpoint is still present"));
+            return Ok(broken(
+                seq,
+                BreakKind::Edited,
+                "an event at or below the retention checkpoint is still present",
+            ));
         }
         if seq != head.seq + 1 {
-            return Ok(broken(head.seq + 1, BreakKind::Deleted, format!("events {} to {} are missing", head.seq + 1, seq - 1)));
+            return Ok(broken(
+                head.seq + 1,
+                BreakKind::Deleted,
+                format!("events {} to {} are missing", head.seq + 1, seq - 1),
+            ));
         }
-        let (event_id, event_type, payload): (String, String, String) =
-            (row.try_get("event_id")?, row.try_get("event_type")?, row.try_get("payload")?);
+        let (event_id, event_type, payload): (String, String, String) = (
+            row.try_get("event_id")?,
+            row.try_get("event_type")?,
+            row.try_get("payload")?,
+        );
         let ids: [Option<String>; 5] = [
             row.try_get("trace_id")?,
             row.try_get("job_id")?,
@@ -113,19 +144,36 @@ pub async fn verify(pool: &SqlitePool, anchor: &Anchor) -> Result<VerifyReport, 
         let self_consistent = row_hash(&prev_hash, &content) == hash;
         if prev_hash != head.hash {
             drop(rows);
-            let elsewhere: Option<i64> = sqlx::query_scalar("SELECT seq FROM flight_events WHERE hash = ? AND seq != ?")
-                .bind(&prev_hash)
-                .bind(seq - 1)
-                .fetch_optional(pool)
-                .await?;
+            let elsewhere: Option<i64> =
+                sqlx::query_scalar("SELECT seq FROM flight_events WHERE hash = ? AND seq != ?")
+                    .bind(&prev_hash)
+                    .bind(seq - 1)
+                    .fetch_optional(pool)
+                    .await?;
             return Ok(match (elsewhere, self_consistent) {
-                (Some(other), _) => broken(seq, BreakKind::Reordered, format!("the content at {seq} follows the event now at {other}")),
-                (None, false) => broken(seq, BreakKind::Edited, "the event's content does not match its hash"),
-                (None, true) => broken(seq - 1, BreakKind::Edited, "the event was rewritten: the next event no longer links to it"),
+                (Some(other), _) => broken(
+                    seq,
+                    BreakKind::Reordered,
+                    format!("the content at {seq} follows the event now at {other}"),
+                ),
+                (None, false) => broken(
+                    seq,
+                    BreakKind::Edited,
+                    "the event's content does not match its hash",
+                ),
+                (None, true) => broken(
+                    seq - 1,
+                    BreakKind::Edited,
+                    "the event was rewritten: the next event no longer links to it",
+                ),
             });
         }
         if !self_consistent {
-            return Ok(broken(seq, BreakKind::Edited, "the event's content does not match its hash"));
+            return Ok(broken(
+                seq,
+                BreakKind::Edited,
+                "the event's content does not match its hash",
+            ));
         }
         if anchored.as_ref().is_some_and(|a| a.seq == seq) {
             anchored_hash_seen = Some(hash.clone());
@@ -133,7 +181,14 @@ pub async fn verify(pool: &SqlitePool, anchor: &Anchor) -> Result<VerifyReport, 
         head = ChainHead { seq, hash };
         count += 1;
     }
-    Ok(check_anchor(anchored, anchored_hash_seen, head, from_seq, count, checkpoint.is_some()))
+    Ok(check_anchor(
+        anchored,
+        anchored_hash_seen,
+        head,
+        from_seq,
+        count,
+        checkpoint.is_some(),
+    ))
 }
 
 fn check_anchor(
@@ -146,12 +201,28 @@ fn check_anchor(
 ) -> VerifyReport {
     let Some(anchored) = anchored else {
         if count == 0 && !had_checkpoint {
-            return VerifyReport::Ok { count, from_seq, head, anchored_seq: None };
+            return VerifyReport::Ok {
+                count,
+                from_seq,
+                head,
+                anchored_seq: None,
+            };
         }
-        return broken(from_seq, BreakKind::AnchorMismatch, "events exist but the anchor file is missing");
+        return broken(
+            from_seq,
+            BreakKind::AnchorMismatch,
+            "events exist but the anchor file is missing",
+        );
     };
     if anchored.seq > head.seq {
-        return broken(head.seq + 1, BreakKind::TruncatedTail, format!("the anchor records event {} but the log ends at {}", anchored.seq, head.seq));
+        return broken(
+            head.seq + 1,
+            BreakKind::TruncatedTail,
+            format!(
+                "the anchor records event {} but the log ends at {}",
+                anchored.seq, head.seq
+            ),
+        );
     }
     let matches = if anchored.seq == 0 || anchored.seq < from_seq {
         // Anchored at genesis, or at an event retention has since dropped: only order can be checked.
@@ -160,7 +231,16 @@ fn check_anchor(
         anchored_hash_seen.as_deref() == Some(anchored.hash.as_str())
     };
     if !matches {
-        return broken(anchored.seq, BreakKind::AnchorMismatch, "the anchored event's hash differs from the anchor");
+        return broken(
+            anchored.seq,
+            BreakKind::AnchorMismatch,
+            "the anchored event's hash differs from the anchor",
+        );
     }
-    VerifyReport::Ok { count, from_seq, head, anchored_seq: Some(anchored.seq) }
+    VerifyReport::Ok {
+        count,
+        from_seq,
+        head,
+        anchored_seq: Some(anchored.seq),
+    }
 }

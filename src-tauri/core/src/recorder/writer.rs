@@ -57,10 +57,20 @@ impl Shared {
 
 /// A request to the writer that is answered after commit.
 pub(crate) enum Command {
-    Durable { event: Box<PendingEvent>, reply: oneshot::Sender<Result<StoredEvent, RecorderError>> },
-    Flush { reply: oneshot::Sender<Result<(), RecorderError>> },
-    Retention { cutoff_ms: i64, reply: oneshot::Sender<Result<Option<RetentionCheckpoint>, RecorderError>> },
-    Shutdown { reply: oneshot::Sender<Result<(), RecorderError>> },
+    Durable {
+        event: Box<PendingEvent>,
+        reply: oneshot::Sender<Result<StoredEvent, RecorderError>>,
+    },
+    Flush {
+        reply: oneshot::Sender<Result<(), RecorderError>>,
+    },
+    Retention {
+        cutoff_ms: i64,
+        reply: oneshot::Sender<Result<Option<RetentionCheckpoint>, RecorderError>>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<Result<(), RecorderError>>,
+    },
 }
 
 pub(crate) struct Writer {
@@ -174,12 +184,17 @@ impl Writer {
         }
     }
 
-    async fn commit(&mut self, mut batch: Vec<PendingEvent>) -> Result<Vec<StoredEvent>, RecorderError> {
+    async fn commit(
+        &mut self,
+        mut batch: Vec<PendingEvent>,
+    ) -> Result<Vec<StoredEvent>, RecorderError> {
         let drops = self.shared.pending_drops.swap(0, Ordering::Relaxed);
         let mut carried = drops == 0;
         if !carried {
-            if let Some(FlightEvent::LlmInference(inf)) =
-                batch.iter_mut().map(|p| &mut p.event).find(|e| matches!(e, FlightEvent::LlmInference(_)))
+            if let Some(FlightEvent::LlmInference(inf)) = batch
+                .iter_mut()
+                .map(|p| &mut p.event)
+                .find(|e| matches!(e, FlightEvent::LlmInference(_)))
             {
                 inf.dropped_before = Some(drops);
                 carried = true;
@@ -187,13 +202,21 @@ impl Writer {
         }
         let result = self.transact(batch).await;
         if !carried || result.is_err() {
-            self.shared.pending_drops.fetch_add(drops, Ordering::Relaxed);
+            self.shared
+                .pending_drops
+                .fetch_add(drops, Ordering::Relaxed);
         }
         let stored = result?;
         if let Some(last) = stored.last() {
-            self.write_anchor(store::ChainHead { seq: last.seq, hash: last.hash.clone() }).await;
+            self.write_anchor(store::ChainHead {
+                seq: last.seq,
+                hash: last.hash.clone(),
+            })
+            .await;
         }
-        self.shared.committed.fetch_add(stored.len() as u64, Ordering::Relaxed);
+        self.shared
+            .committed
+            .fetch_add(stored.len() as u64, Ordering::Relaxed);
         self.shared.batches.fetch_add(1, Ordering::Relaxed);
         for ev in &stored {
             let _ = self.shared.live.send(Arc::new(ev.clone()));
@@ -201,14 +224,20 @@ impl Writer {
         Ok(stored)
     }
 
-    async fn transact(&mut self, batch: Vec<PendingEvent>) -> Result<Vec<StoredEvent>, RecorderError> {
+    async fn transact(
+        &mut self,
+        batch: Vec<PendingEvent>,
+    ) -> Result<Vec<StoredEvent>, RecorderError> {
         let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
         let stored = store::insert_batch(&mut tx, batch).await?;
         tx.commit().await?;
         Ok(stored)
     }
 
-    async fn retention(&mut self, cutoff_ms: i64) -> Result<Option<RetentionCheckpoint>, RecorderError> {
+    async fn retention(
+        &mut self,
+        cutoff_ms: i64,
+    ) -> Result<Option<RetentionCheckpoint>, RecorderError> {
         self.drain().await?;
         let now = chrono::Utc::now().timestamp_millis();
         let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
