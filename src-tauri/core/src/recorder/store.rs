@@ -125,12 +125,14 @@ pub(crate) async fn insert_batch(
 ) -> Result<Vec<StoredEvent>, RecorderError> {
     let mut head = read_head(conn).await?;
     let mut stored = Vec::with_capacity(events.len());
+    let mut payloads = Vec::with_capacity(events.len());
     for pending in events {
-        let payload = serde_json::to_string(&pending.event).map_err(RecorderError::Encode)?;
+        let value = serde_json::to_value(&pending.event).map_err(RecorderError::Encode)?;
+        let payload = serde_json::to_string(&value).map_err(RecorderError::Encode)?;
         let event_type = pending.event.event_type().as_str();
         let event_id = pending.event_id.to_string();
         let trace_id = pending.correlation.trace_id.map(|t| t.to_string());
-        let c = &pending.correlation;
+        let c = pending.correlation;
         let seq = head.seq + 1;
         let content = RowContent {
             seq,
@@ -145,44 +147,54 @@ pub(crate) async fn insert_batch(
             payload: &payload,
         };
         let hash = row_hash(&head.hash, &content);
-        sqlx::query(
-            "INSERT INTO flight_events (seq, event_id, event_type, occurred_at_ms, trace_id, job_id, \
-             profile_id, provider_id, model_id, payload, prev_hash, hash) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(seq)
-        .bind(&event_id)
-        .bind(event_type)
-        .bind(pending.occurred_at_ms)
-        .bind(content.trace_id)
-        .bind(content.job_id)
-        .bind(content.profile_id)
-        .bind(content.provider_id)
-        .bind(content.model_id)
-        .bind(&payload)
-        .bind(&head.hash)
-        .bind(&hash)
-        .execute(&mut *conn)
-        .await?;
-        let payload = serde_json::to_value(&pending.event).map_err(RecorderError::Encode)?;
+        let into_string = |v: Option<super::events::Ident>| v.map(|v| v.as_str().to_owned());
         stored.push(StoredEvent {
             seq,
             event_id: pending.event_id,
             event_type: event_type.to_owned(),
             occurred_at: ms_to_time(pending.occurred_at_ms),
-            trace_id: pending.correlation.trace_id,
-            job_id: c.job_id.as_ref().map(|v| v.as_str().to_owned()),
-            profile_id: c.profile_id.as_ref().map(|v| v.as_str().to_owned()),
-            provider_id: c.provider_id.as_ref().map(|v| v.as_str().to_owned()),
-            model_id: c.model_id.as_ref().map(|v| v.as_str().to_owned()),
-            payload,
+            trace_id: c.trace_id,
+            job_id: into_string(c.job_id),
+            profile_id: into_string(c.profile_id),
+            provider_id: into_string(c.provider_id),
+            model_id: into_string(c.model_id),
+            payload: value,
             prev_hash: std::mem::replace(&mut head.hash, hash.clone()),
             hash,
         });
+        payloads.push(payload);
         head.seq = seq;
+    }
+    // Multi-row INSERTs: one statement per chunk keeps the per-event cost low (SQLite allows
+    // 32,766 bound parameters; 12 per row).
+    for (rows, texts) in stored
+        .chunks(INSERT_CHUNK)
+        .zip(payloads.chunks(INSERT_CHUNK))
+    {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO flight_events (seq, event_id, event_type, occurred_at_ms, trace_id, job_id, \
+             profile_id, provider_id, model_id, payload, prev_hash, hash) ",
+        );
+        qb.push_values(rows.iter().zip(texts), |mut b, (e, payload)| {
+            b.push_bind(e.seq)
+                .push_bind(e.event_id.to_string())
+                .push_bind(e.event_type.as_str())
+                .push_bind(e.occurred_at.timestamp_millis())
+                .push_bind(e.trace_id.map(|t| t.to_string()))
+                .push_bind(e.job_id.as_deref())
+                .push_bind(e.profile_id.as_deref())
+                .push_bind(e.provider_id.as_deref())
+                .push_bind(e.model_id.as_deref())
+                .push_bind(payload.as_str())
+                .push_bind(e.prev_hash.as_str())
+                .push_bind(e.hash.as_str());
+        });
+        qb.build().execute(&mut *conn).await?;
     }
     Ok(stored)
 }
+
+const INSERT_CHUNK: usize = 256;
 
 /// Drops events that occurred before `cutoff_ms`, as a prefix of the chain (it stops at the first
 /// newer event), recording a checkpoint first. Returns the checkpoint, or `None` if nothing was
