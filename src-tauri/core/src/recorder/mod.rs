@@ -20,6 +20,7 @@ pub mod anchor;
 pub mod chain;
 pub mod events;
 mod export;
+pub mod primitives;
 mod recording_client;
 pub mod store;
 pub mod verify;
