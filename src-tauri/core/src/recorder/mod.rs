@@ -198,11 +198,9 @@ impl FlightRecorder {
             event: FlightEvent::LlmInference(event),
             correlation,
         };
-        if self.inner.queue.try_send(pending).is_err() {
-            self.inner.shared.count_drops(1);
-            tracing::warn!(
-                "flight recorder: inference event dropped (queue full or writer stopped); counted"
-            );
+        if self.inner.queue.try_send(pending).is_err() && self.inner.shared.count_drops(1) == 0 {
+            // One line per run of drops; the count goes into the next event's `dropped_before`.
+            tracing::warn!("flight recorder: inference events are being dropped (queue full or writer stopped); counting them");
         }
     }
 

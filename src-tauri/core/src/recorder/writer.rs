@@ -49,9 +49,11 @@ impl Shared {
         }
     }
 
-    pub fn count_drops(&self, n: u64) {
+    /// Counts `n` dropped events; returns how many were already waiting to be recorded (0 means
+    /// this starts a new run of drops, the moment worth a log line).
+    pub fn count_drops(&self, n: u64) -> u64 {
         self.dropped_total.fetch_add(n, Ordering::Relaxed);
-        self.pending_drops.fetch_add(n, Ordering::Relaxed);
+        self.pending_drops.fetch_add(n, Ordering::Relaxed)
     }
 }
 
