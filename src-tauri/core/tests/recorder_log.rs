@@ -301,10 +301,10 @@ async fn a_forged_or_missing_anchor_is_detected() {
 
     // Signed with another key (someone without the keychain key wrote it).
     Anchor::new(dir.path(), AnchorKey::from_bytes([1; 32]))
-        .write(&ChainHead {
+        .write(&AnchorState::at(ChainHead {
             seq: 2,
             hash: "0".repeat(64),
-        })
+        }))
         .unwrap();
     assert_eq!(
         broken(rec.verify().await.unwrap()).1,
@@ -329,10 +329,10 @@ async fn an_anchor_behind_the_head_is_a_crash_not_tampering() {
     let stored = append_jobs(&rec, 0..5).await;
     // As if the process died after committing 4 and 5 but before rewriting the anchor.
     Anchor::new(dir.path(), AnchorKey::from_bytes(KEY))
-        .write(&ChainHead {
+        .write(&AnchorState::at(ChainHead {
             seq: 3,
             hash: stored[2].hash.clone(),
-        })
+        }))
         .unwrap();
     match rec.verify().await.unwrap() {
         VerifyReport::Ok {
@@ -417,4 +417,89 @@ async fn retention_drops_a_prefix_through_a_recorded_checkpoint() {
     }
     // Retention via days is off by default and a no-op for fresh events.
     assert_eq!(rec.apply_retention(30).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_forged_checkpoint_dropping_a_prefix_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, rec) = open(dir.path()).await;
+    let stored = append_jobs(&rec, 0..5).await;
+    // Plain SQL, as someone with the file but not the keychain key could: a checkpoint at 2, then
+    // the delete trigger allows dropping 1 and 2.
+    sqlx::query("INSERT INTO flight_retention (last_seq, last_hash, dropped, cutoff_ms, applied_at_ms) VALUES (2, ?, 2, 0, 0)")
+        .bind(&stored[1].hash)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM flight_events WHERE seq <= 2")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(broken(rec.verify().await.unwrap()), (1, BreakKind::Deleted));
+    rec.shutdown().await.unwrap();
+    let (_db, rec) = open(dir.path()).await;
+    assert!(rec.stats().anchor_conflict);
+}
+
+#[tokio::test]
+async fn a_crash_on_either_side_of_a_retention_commit_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, rec) = open(dir.path()).await;
+    let stored = append_jobs(&rec, 0..4).await;
+    let head = ChainHead {
+        seq: 4,
+        hash: stored[3].hash.clone(),
+    };
+    let cp = ChainHead {
+        seq: 2,
+        hash: stored[1].hash.clone(),
+    };
+    let anchor = Anchor::new(dir.path(), AnchorKey::from_bytes(KEY));
+    // Before the commit: the anchor already names the pending checkpoint, the database does not.
+    anchor
+        .write(&AnchorState {
+            head: head.clone(),
+            base: ChainHead::genesis(),
+            pending_base: Some(cp.clone()),
+        })
+        .unwrap();
+    assert!(rec.verify().await.unwrap().is_ok());
+    // After the commit: the same anchor, the database has the checkpoint.
+    rec.shutdown().await.unwrap();
+    let (db, _) = open(dir.path()).await;
+    sqlx::query("INSERT INTO flight_retention (last_seq, last_hash, dropped, cutoff_ms, applied_at_ms) VALUES (2, ?, 2, 0, 0)")
+        .bind(&cp.hash)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM flight_events WHERE seq <= 2")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    anchor
+        .write(&AnchorState {
+            head,
+            base: ChainHead::genesis(),
+            pending_base: Some(cp),
+        })
+        .unwrap();
+    let report = verify_data_dir(
+        &db,
+        dir.path(),
+        KeySource::Fixed(AnchorKey::from_bytes(KEY)),
+    )
+    .await
+    .unwrap();
+    match report {
+        VerifyReport::Ok {
+            count, from_seq, ..
+        } => assert_eq!((count, from_seq), (2, 3)),
+        other => panic!("{other:?}"),
+    }
+    // And the real retention path leaves an anchor that knows its checkpoint.
+    let (_db2, rec) = open(dir.path()).await;
+    assert!(!rec.stats().anchor_conflict);
+    let state = anchor.read().unwrap().unwrap();
+    assert_eq!((state.base.seq, state.pending_base), (2, None));
+    assert!(rec.verify().await.unwrap().is_ok());
 }

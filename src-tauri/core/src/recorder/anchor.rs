@@ -122,11 +122,41 @@ pub enum AnchorError {
     BadSignature { path: PathBuf },
 }
 
+/// What the anchor certifies: the head, where the chain starts (the newest retention checkpoint,
+/// or the genesis), and a retention checkpoint about to be committed (written before its commit,
+/// so a crash on either side of that commit is told apart from a forged checkpoint).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnchorState {
+    pub head: ChainHead,
+    pub base: ChainHead,
+    pub pending_base: Option<ChainHead>,
+}
+
+impl AnchorState {
+    /// `head` of a chain that starts at the genesis, with no retention pending.
+    pub fn at(head: ChainHead) -> Self {
+        Self {
+            head,
+            base: ChainHead::genesis(),
+            pending_base: None,
+        }
+    }
+
+    /// Whether `base` (the database's newest checkpoint, or the genesis) is one the anchor knows.
+    pub fn knows_base(&self, base: &ChainHead) -> bool {
+        &self.base == base || self.pending_base.as_ref() == Some(base)
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct AnchorFile {
     format: String,
     seq: i64,
     hash: String,
+    base_seq: i64,
+    base_hash: String,
+    pending_seq: Option<i64>,
+    pending_hash: Option<String>,
     mac: String,
 }
 
@@ -151,27 +181,43 @@ impl Anchor {
         &self.path
     }
 
-    fn mac(&self, seq: i64, hash: &str) -> Result<Hmac<Sha256>, AnchorError> {
+    fn mac(&self, state: &AnchorState) -> Result<Hmac<Sha256>, AnchorError> {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.key.0).map_err(|_| AnchorError::BadKey)?;
         mac.update(FORMAT.as_bytes());
         mac.update(b"\n");
-        mac.update(&seq.to_be_bytes());
-        mac.update(hash.as_bytes());
+        let mut link = |h: &ChainHead| {
+            mac.update(&h.seq.to_be_bytes());
+            mac.update(&(h.hash.len() as u64).to_be_bytes());
+            mac.update(h.hash.as_bytes());
+        };
+        link(&state.head);
+        link(&state.base);
+        match &state.pending_base {
+            Some(p) => {
+                link(p);
+                mac.update(&[1]);
+            }
+            None => mac.update(&[0]),
+        }
         Ok(mac)
     }
 
-    /// Writes `head` atomically and durably. Blocking: call it off the async executor.
-    pub fn write(&self, head: &ChainHead) -> Result<(), AnchorError> {
+    /// Writes `state` atomically and durably. Blocking: call it off the async executor.
+    pub fn write(&self, state: &AnchorState) -> Result<(), AnchorError> {
         let werr = |source| AnchorError::Write {
             path: self.path.clone(),
             source,
         };
-        let mac = hex::encode(self.mac(head.seq, &head.hash)?.finalize().into_bytes());
+        let mac = hex::encode(self.mac(state)?.finalize().into_bytes());
         let body = serde_json::to_vec(&AnchorFile {
             format: FORMAT.to_owned(),
-            seq: head.seq,
-            hash: head.hash.clone(),
+            seq: state.head.seq,
+            hash: state.head.hash.clone(),
+            base_seq: state.base.seq,
+            base_hash: state.base.hash.clone(),
+            pending_seq: state.pending_base.as_ref().map(|p| p.seq),
+            pending_hash: state.pending_base.as_ref().map(|p| p.hash.clone()),
             mac,
         })
         .map_err(|e| werr(std::io::Error::other(e)))?;
@@ -195,7 +241,10 @@ impl Anchor {
     }
 
     /// Reads and authenticates the anchor; `None` if there is no anchor file.
-    pub fn read(&self) -> Result<Option<ChainHead>, AnchorError> {
+    pub fn read(&self) -> Result<Option<AnchorState>, AnchorError> {
+        let malformed = || AnchorError::Malformed {
+            path: self.path.clone(),
+        };
         let bytes = match std::fs::read(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -206,27 +255,33 @@ impl Anchor {
                 })
             }
         };
-        let file: AnchorFile =
-            serde_json::from_slice(&bytes).map_err(|_| AnchorError::Malformed {
-                path: self.path.clone(),
-            })?;
+        let file: AnchorFile = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
         if file.format != FORMAT {
-            return Err(AnchorError::Malformed {
-                path: self.path.clone(),
-            });
+            return Err(malformed());
         }
-        let mac = hex::decode(&file.mac).map_err(|_| AnchorError::Malformed {
-            path: self.path.clone(),
-        })?;
-        self.mac(file.seq, &file.hash)?
+        let pending_base = match (file.pending_seq, file.pending_hash) {
+            (Some(seq), Some(hash)) => Some(ChainHead { seq, hash }),
+            (None, None) => None,
+            _ => return Err(malformed()),
+        };
+        let state = AnchorState {
+            head: ChainHead {
+                seq: file.seq,
+                hash: file.hash,
+            },
+            base: ChainHead {
+                seq: file.base_seq,
+                hash: file.base_hash,
+            },
+            pending_base,
+        };
+        let mac = hex::decode(&file.mac).map_err(|_| malformed())?;
+        self.mac(&state)?
             .verify_slice(&mac)
             .map_err(|_| AnchorError::BadSignature {
                 path: self.path.clone(),
             })?;
-        Ok(Some(ChainHead {
-            seq: file.seq,
-            hash: file.hash,
-        }))
+        Ok(Some(state))
     }
 }
 
@@ -240,12 +295,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let anchor = Anchor::new(dir.path(), AnchorKey::from_bytes([7; 32]));
         assert_eq!(anchor.read().unwrap(), None);
-        let head = ChainHead {
-            seq: 42,
-            hash: "ab".repeat(32),
+        let head = AnchorState {
+            head: ChainHead {
+                seq: 42,
+                hash: "ab".repeat(32),
+            },
+            base: ChainHead {
+                seq: 7,
+                hash: "cd".repeat(32),
+            },
+            pending_base: Some(ChainHead {
+                seq: 9,
+                hash: "ef".repeat(32),
+            }),
         };
         anchor.write(&head).unwrap();
         assert_eq!(anchor.read().unwrap(), Some(head.clone()));
+        let plain = AnchorState::at(head.head.clone());
+        anchor.write(&plain).unwrap();
+        assert_eq!(anchor.read().unwrap(), Some(plain));
+        assert!(
+            head.knows_base(&head.base) && head.knows_base(head.pending_base.as_ref().unwrap())
+        );
+        assert!(!head.knows_base(&ChainHead::genesis()));
         assert!(!dir.path().join("recorder.anchor.tmp").exists());
 
         let other = Anchor::new(dir.path(), AnchorKey::from_bytes([8; 32]));

@@ -38,7 +38,7 @@ use sqlx::{ConnectOptions, SqlitePool};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
-pub use anchor::{Anchor, AnchorError, AnchorKey, KeySource};
+pub use anchor::{Anchor, AnchorError, AnchorKey, AnchorState, KeySource};
 pub use events::*;
 pub use export::export_jsonl;
 pub use recording_client::RecordingClient;
@@ -146,11 +146,22 @@ impl FlightRecorder {
             .await?;
         let shared = Arc::new(Shared::new(config.live_capacity));
         let head = store::read_head(&mut conn).await?;
-        match anchor_conflict(db.pool(), &anchor, &head).await? {
+        let base = match store::latest_checkpoint(db.pool()).await? {
+            Some(cp) => ChainHead {
+                seq: cp.last_seq,
+                hash: cp.last_hash,
+            },
+            None => ChainHead::genesis(),
+        };
+        match anchor_conflict(db.pool(), &anchor, &head, &base).await? {
             None => {
                 let a = anchor.clone();
-                let h = head.clone();
-                tokio::task::spawn_blocking(move || a.write(&h))
+                let state = AnchorState {
+                    head: head.clone(),
+                    base: base.clone(),
+                    pending_base: None,
+                };
+                tokio::task::spawn_blocking(move || a.write(&state))
                     .await
                     .map_err(|e| AnchorError::Read {
                         path: anchor.path().to_path_buf(),
@@ -167,6 +178,7 @@ impl FlightRecorder {
         let writer = Writer {
             conn,
             anchor: anchor.clone(),
+            base,
             queue: queue_rx,
             commands: cmd_rx,
             shared: shared.clone(),
@@ -337,6 +349,7 @@ async fn anchor_conflict(
     pool: &SqlitePool,
     anchor: &Anchor,
     head: &ChainHead,
+    base: &ChainHead,
 ) -> Result<Option<String>, RecorderError> {
     let anchored = match anchor.read() {
         Ok(a) => a,
@@ -352,6 +365,12 @@ async fn anchor_conflict(
             (head.seq != 0).then(|| "events exist but the anchor file is missing".to_owned())
         );
     };
+    if !anchored.knows_base(base) {
+        return Ok(Some(
+            "the retention checkpoint is not the one the anchor records".to_owned(),
+        ));
+    }
+    let anchored = anchored.head;
     if anchored.seq > head.seq {
         return Ok(Some(format!(
             "the anchor records event {} but the log ends at {}",

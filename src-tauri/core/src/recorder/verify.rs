@@ -11,7 +11,10 @@
 //!   rewritten with a recomputed hash);
 //! - a head behind the anchor: `truncated_tail` at the first missing number;
 //! - the anchored event's hash differs from the anchor, or the anchor is missing, malformed or
-//!   not signed with our key while events exist: `anchor_mismatch`.
+//!   not signed with our key while events exist: `anchor_mismatch`;
+//! - (checked first) a retention checkpoint the anchor does not know (neither its base nor the one
+//!   it recorded as pending): `deleted` from the anchored base on, i.e. a forged checkpoint used
+//!   to drop a prefix.
 
 use futures::TryStreamExt;
 use serde::Serialize;
@@ -91,6 +94,28 @@ pub async fn verify(pool: &SqlitePool, anchor: &Anchor) -> Result<VerifyReport, 
         }
         Err(e) => return Err(e.into()),
     };
+    if let Some(a) = &anchored {
+        if !a.knows_base(&head) {
+            return Ok(if head.seq > a.base.seq {
+                broken(
+                    a.base.seq + 1,
+                    BreakKind::Deleted,
+                    format!(
+                        "events {} to {} were removed under a retention checkpoint the anchor does not know",
+                        a.base.seq + 1,
+                        head.seq
+                    ),
+                )
+            } else {
+                broken(
+                    head.seq.max(1),
+                    BreakKind::AnchorMismatch,
+                    "the retention checkpoint differs from the anchored one",
+                )
+            });
+        }
+    }
+    let anchored = anchored.map(|a| a.head);
     let mut anchored_hash_seen: Option<String> = None;
     let mut count: u64 = 0;
     let mut rows = sqlx::query(

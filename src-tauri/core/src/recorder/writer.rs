@@ -16,9 +16,9 @@ use std::sync::Arc;
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::anchor::Anchor;
+use super::anchor::{Anchor, AnchorError, AnchorState};
 use super::events::FlightEvent;
-use super::store::{self, PendingEvent, RetentionCheckpoint, StoredEvent};
+use super::store::{self, ChainHead, PendingEvent, RetentionCheckpoint, StoredEvent};
 use super::RecorderError;
 
 /// Counters shared by the writer and the handles.
@@ -78,6 +78,8 @@ pub(crate) enum Command {
 pub(crate) struct Writer {
     pub conn: SqliteConnection,
     pub anchor: Anchor,
+    /// Where the chain starts (newest retention checkpoint, or the genesis), as anchored.
+    pub base: ChainHead,
     pub queue: mpsc::Receiver<PendingEvent>,
     pub commands: mpsc::Receiver<Command>,
     pub shared: Arc<Shared>,
@@ -236,6 +238,9 @@ impl Writer {
         Ok(stored)
     }
 
+    /// Retention in one transaction. The anchor learns of the new checkpoint as *pending* before
+    /// the commit (a failure there aborts the retention) and as the base after it, so a crash on
+    /// either side verifies, while a checkpoint the anchor never saw shows as deleted events.
     async fn retention(
         &mut self,
         cutoff_ms: i64,
@@ -243,13 +248,32 @@ impl Writer {
         self.drain().await?;
         let now = chrono::Utc::now().timestamp_millis();
         let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
-        let cp = store::apply_retention(&mut tx, cutoff_ms, now).await?;
+        let Some(cp) = store::apply_retention(&mut tx, cutoff_ms, now).await? else {
+            return Ok(None);
+        };
         let head = store::read_head(&mut tx).await?;
-        tx.commit().await?;
-        if cp.is_some() {
-            self.write_anchor(head).await;
+        let new_base = ChainHead {
+            seq: cp.last_seq,
+            hash: cp.last_hash.clone(),
+        };
+        if !self.shared.anchor_frozen.load(Ordering::Relaxed) {
+            let anchor = self.anchor.clone();
+            let pending = AnchorState {
+                head: head.clone(),
+                base: self.base.clone(),
+                pending_base: Some(new_base.clone()),
+            };
+            tokio::task::spawn_blocking(move || anchor.write(&pending))
+                .await
+                .map_err(|e| AnchorError::Write {
+                    path: self.anchor.path().to_path_buf(),
+                    source: std::io::Error::other(e),
+                })??;
         }
-        Ok(cp)
+        tx.commit().await?;
+        self.base = new_base;
+        self.write_anchor(head).await;
+        Ok(Some(cp))
     }
 
     /// Rewrites the anchor after a durable commit. A failure is counted and logged, never fatal:
@@ -259,7 +283,12 @@ impl Writer {
             return;
         }
         let anchor = self.anchor.clone();
-        let result = tokio::task::spawn_blocking(move || anchor.write(&head)).await;
+        let state = AnchorState {
+            head,
+            base: self.base.clone(),
+            pending_base: None,
+        };
+        let result = tokio::task::spawn_blocking(move || anchor.write(&state)).await;
         let failed = match result {
             Ok(Ok(())) => return,
             Ok(Err(e)) => e.to_string(),
