@@ -40,6 +40,7 @@ async fn run(events: u64, max_batch: usize) -> Result<(), BoxError> {
     let model = Ident::new("oll/gemma3:270m")?;
     let prompt_sha256 = Sha256Hex::digest(b"a prompt of some length");
 
+    let cpu_started = process_cpu_seconds();
     let started = Instant::now();
     for i in 0..events {
         // Back-pressure for the benchmark only (the app never waits): stay under the capacity.
@@ -74,6 +75,9 @@ async fn run(events: u64, max_batch: usize) -> Result<(), BoxError> {
     }
     rec.flush().await?;
     let elapsed = started.elapsed();
+    let cpu = process_cpu_seconds()
+        .zip(cpu_started)
+        .map(|(end, start)| end - start);
     let stats = rec.stats();
     if stats.dropped_total != 0 {
         return Err(format!("{} events were dropped", stats.dropped_total).into());
@@ -94,6 +98,24 @@ async fn run(events: u64, max_batch: usize) -> Result<(), BoxError> {
         max_batch,
         stats.committed as f64 / verify_elapsed.as_secs_f64()
     );
+    if let Some(cpu) = cpu {
+        println!(
+            "recorder_bench: process CPU time {:.2} s (producer and writer) = {:.0} events per CPU-second; load average {}",
+            cpu,
+            stats.committed as f64 / cpu,
+            std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+        );
+    }
     rec.shutdown().await?;
     Ok(())
+}
+
+/// User + system CPU time of this process (Linux `/proc/self/stat`, in clock ticks of 1/100 s).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_name = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }

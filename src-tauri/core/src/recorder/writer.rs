@@ -222,8 +222,11 @@ impl Writer {
             .committed
             .fetch_add(stored.len() as u64, Ordering::Relaxed);
         self.shared.batches.fetch_add(1, Ordering::Relaxed);
-        for ev in &stored {
-            let _ = self.shared.live.send(Arc::new(ev.clone()));
+        // Cloning for the broadcast is skipped when nobody listens (the common case).
+        if self.shared.live.receiver_count() > 0 {
+            for ev in &stored {
+                let _ = self.shared.live.send(Arc::new(ev.clone()));
+            }
         }
         Ok(stored)
     }
