@@ -6,6 +6,7 @@
 //! - [`secrets`]: the OS keychain, the only place a provider secret is ever stored.
 //! - [`llm`]: the `LlmClient` trait, the only way any code talks to a model, and its adapters.
 //! - [`registry`]: the providers a user registered (kind, tier, base_url, secret handle).
+//! - [`recorder`]: the Flight Recorder, an append-only, hash-chained and anchored event log.
 //! - [`egress`]: which network addresses a provider may reach, checked on resolved addresses.
 //! - [`profiles`]: Work Profiles, the jobs that pin them, model resolution and local model swaps.
 //! - [`doctor`]: the health checks behind `hsk doctor` and the Settings view.
@@ -18,6 +19,7 @@ pub mod facade;
 pub mod llm;
 pub mod paths;
 pub mod profiles;
+pub mod recorder;
 pub mod registry;
 pub mod secrets;
 

@@ -1,0 +1,347 @@
+//! The head anchor: the chain's head (sequence and hash) kept in a file outside the database
+//! (`recorder.anchor` in the data directory), authenticated with HMAC-SHA256 under a key kept in
+//! the OS keychain.
+//!
+//! A hash chain alone cannot see a truncated tail; the anchor can: a database head behind the
+//! anchor means events were removed. The anchor is written after the commit it describes is
+//! durable (temp file, fsync, rename, fsync of the directory), so a crash in between leaves the
+//! anchor behind the head, which verification accepts (the chain extends past the anchor).
+//! Someone who can edit the database but not read the keychain cannot forge a matching anchor.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::store::ChainHead;
+use crate::secrets::{Keychain, SecretHandle, SecretsError};
+
+/// File name of the anchor inside the data directory.
+pub const ANCHOR_FILE_NAME: &str = "recorder.anchor";
+
+/// Keychain entry holding the anchor's HMAC key (hex).
+pub const ANCHOR_KEY_HANDLE: &str = "flight-recorder-anchor-key";
+
+const FORMAT: &str = "hsk.recorder_anchor@1";
+
+/// The HMAC key. Its `Debug` never shows the bytes.
+#[derive(Clone)]
+pub struct AnchorKey([u8; 32]);
+
+impl AnchorKey {
+    /// A key from fixed bytes (tests, or a key the caller manages itself).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    fn generate() -> Self {
+        // Two v4 UUIDs come from the OS CSPRNG (getrandom): 244 random bits, spread by SHA-256.
+        let mut h = Sha256::new();
+        h.update(uuid::Uuid::new_v4().as_bytes());
+        h.update(uuid::Uuid::new_v4().as_bytes());
+        Self(h.finalize().into())
+    }
+}
+
+impl std::fmt::Debug for AnchorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AnchorKey(<redacted>)")
+    }
+}
+
+/// Where the anchor's HMAC key comes from.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    /// The OS keychain, entry [`ANCHOR_KEY_HANDLE`]; generated and stored on first use.
+    Keychain(Keychain),
+    /// A key the caller holds (tests without a keychain).
+    Fixed(AnchorKey),
+}
+
+impl KeySource {
+    /// Loads the key, generating and storing it in the keychain on first use.
+    pub async fn load(&self) -> Result<AnchorKey, AnchorError> {
+        match self {
+            Self::Fixed(key) => Ok(key.clone()),
+            Self::Keychain(keychain) => {
+                let keychain = keychain.clone();
+                tokio::task::spawn_blocking(move || load_or_create(&keychain))
+                    .await
+                    .map_err(|e| {
+                        AnchorError::Key(SecretsError::Unavailable {
+                            detail: format!("keychain task failed: {e}"),
+                        })
+                    })?
+            }
+        }
+    }
+}
+
+fn load_or_create(keychain: &Keychain) -> Result<AnchorKey, AnchorError> {
+    let handle = SecretHandle::new(ANCHOR_KEY_HANDLE);
+    match keychain.get(&handle) {
+        Ok(secret) => {
+            let bytes = hex::decode(secret.expose_secret()).map_err(|_| AnchorError::BadKey)?;
+            let bytes: [u8; 32] = bytes.try_into().map_err(|_| AnchorError::BadKey)?;
+            Ok(AnchorKey(bytes))
+        }
+        Err(SecretsError::NotFound { .. }) => {
+            let key = AnchorKey::generate();
+            keychain
+                .set(&handle, &SecretString::from(hex::encode(key.0)))
+                .map_err(AnchorError::Key)?;
+            Ok(key)
+        }
+        Err(e) => Err(AnchorError::Key(e)),
+    }
+}
+
+/// Why the anchor could not be read, written or trusted.
+#[derive(Debug, thiserror::Error)]
+pub enum AnchorError {
+    #[error("cannot load the Flight Recorder anchor key from the keychain: {0}")]
+    Key(SecretsError),
+    #[error("the Flight Recorder anchor key in the keychain is not 32 hex-encoded bytes; delete the entry {ANCHOR_KEY_HANDLE} only if you accept losing tail-truncation detection for existing events")]
+    BadKey,
+    #[error("cannot write the anchor file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read the anchor file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the anchor file {path} is malformed")]
+    Malformed { path: PathBuf },
+    #[error("the anchor file {path} does not carry a valid signature (edited, or written under another key)")]
+    BadSignature { path: PathBuf },
+}
+
+/// What the anchor certifies: the head, where the chain starts (the newest retention checkpoint,
+/// or the genesis), and a retention checkpoint about to be committed (written before its commit,
+/// so a crash on either side of that commit is told apart from a forged checkpoint).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnchorState {
+    pub head: ChainHead,
+    pub base: ChainHead,
+    pub pending_base: Option<ChainHead>,
+}
+
+impl AnchorState {
+    /// `head` of a chain that starts at the genesis, with no retention pending.
+    pub fn at(head: ChainHead) -> Self {
+        Self {
+            head,
+            base: ChainHead::genesis(),
+            pending_base: None,
+        }
+    }
+
+    /// Whether `base` (the database's newest checkpoint, or the genesis) is one the anchor knows.
+    pub fn knows_base(&self, base: &ChainHead) -> bool {
+        &self.base == base || self.pending_base.as_ref() == Some(base)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct AnchorFile {
+    format: String,
+    seq: i64,
+    hash: String,
+    base_seq: i64,
+    base_hash: String,
+    pending_seq: Option<i64>,
+    pending_hash: Option<String>,
+    mac: String,
+}
+
+/// The anchor file of one data directory.
+#[derive(Clone, Debug)]
+pub struct Anchor {
+    path: PathBuf,
+    key: AnchorKey,
+}
+
+impl Anchor {
+    /// The anchor in `data_dir`, signed with `key`.
+    pub fn new(data_dir: &Path, key: AnchorKey) -> Self {
+        Self {
+            path: data_dir.join(ANCHOR_FILE_NAME),
+            key,
+        }
+    }
+
+    /// The anchor file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn mac(&self, state: &AnchorState) -> Result<Hmac<Sha256>, AnchorError> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key.0).map_err(|_| AnchorError::BadKey)?;
+        mac.update(FORMAT.as_bytes());
+        mac.update(b"\n");
+        let mut link = |h: &ChainHead| {
+            mac.update(&h.seq.to_be_bytes());
+            mac.update(&(h.hash.len() as u64).to_be_bytes());
+            mac.update(h.hash.as_bytes());
+        };
+        link(&state.head);
+        link(&state.base);
+        match &state.pending_base {
+            Some(p) => {
+                link(p);
+                mac.update(&[1]);
+            }
+            None => mac.update(&[0]),
+        }
+        Ok(mac)
+    }
+
+    /// Writes `state` atomically and durably. Blocking: call it off the async executor.
+    pub fn write(&self, state: &AnchorState) -> Result<(), AnchorError> {
+        let werr = |source| AnchorError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let mac = hex::encode(self.mac(state)?.finalize().into_bytes());
+        let body = serde_json::to_vec(&AnchorFile {
+            format: FORMAT.to_owned(),
+            seq: state.head.seq,
+            hash: state.head.hash.clone(),
+            base_seq: state.base.seq,
+            base_hash: state.base.hash.clone(),
+            pending_seq: state.pending_base.as_ref().map(|p| p.seq),
+            pending_hash: state.pending_base.as_ref().map(|p| p.hash.clone()),
+            mac,
+        })
+        .map_err(|e| werr(std::io::Error::other(e)))?;
+        let tmp = self.path.with_extension("anchor.tmp");
+        {
+            let mut file = std::fs::File::create(&tmp).map_err(werr)?;
+            file.write_all(&body).map_err(werr)?;
+            file.sync_all().map_err(werr)?;
+        }
+        std::fs::rename(&tmp, &self.path).map_err(werr)?;
+        if let Some(dir) = self.path.parent() {
+            // Makes the rename itself durable (POSIX); not possible to open a directory on Windows.
+            #[cfg(unix)]
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(werr)?;
+            #[cfg(not(unix))]
+            let _ = dir;
+        }
+        Ok(())
+    }
+
+    /// Reads and authenticates the anchor; `None` if there is no anchor file.
+    pub fn read(&self) -> Result<Option<AnchorState>, AnchorError> {
+        let malformed = || AnchorError::Malformed {
+            path: self.path.clone(),
+        };
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(AnchorError::Read {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        };
+        let file: AnchorFile = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+        if file.format != FORMAT {
+            return Err(malformed());
+        }
+        let pending_base = match (file.pending_seq, file.pending_hash) {
+            (Some(seq), Some(hash)) => Some(ChainHead { seq, hash }),
+            (None, None) => None,
+            _ => return Err(malformed()),
+        };
+        let state = AnchorState {
+            head: ChainHead {
+                seq: file.seq,
+                hash: file.hash,
+            },
+            base: ChainHead {
+                seq: file.base_seq,
+                hash: file.base_hash,
+            },
+            pending_base,
+        };
+        let mac = hex::decode(&file.mac).map_err(|_| malformed())?;
+        self.mac(&state)?
+            .verify_slice(&mac)
+            .map_err(|_| AnchorError::BadSignature {
+                path: self.path.clone(),
+            })?;
+        Ok(Some(state))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_edits_and_other_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let anchor = Anchor::new(dir.path(), AnchorKey::from_bytes([7; 32]));
+        assert_eq!(anchor.read().unwrap(), None);
+        let head = AnchorState {
+            head: ChainHead {
+                seq: 42,
+                hash: "ab".repeat(32),
+            },
+            base: ChainHead {
+                seq: 7,
+                hash: "cd".repeat(32),
+            },
+            pending_base: Some(ChainHead {
+                seq: 9,
+                hash: "ef".repeat(32),
+            }),
+        };
+        anchor.write(&head).unwrap();
+        assert_eq!(anchor.read().unwrap(), Some(head.clone()));
+        let plain = AnchorState::at(head.head.clone());
+        anchor.write(&plain).unwrap();
+        assert_eq!(anchor.read().unwrap(), Some(plain));
+        assert!(
+            head.knows_base(&head.base) && head.knows_base(head.pending_base.as_ref().unwrap())
+        );
+        assert!(!head.knows_base(&ChainHead::genesis()));
+        assert!(!dir.path().join("recorder.anchor.tmp").exists());
+
+        let other = Anchor::new(dir.path(), AnchorKey::from_bytes([8; 32]));
+        assert!(matches!(
+            other.read(),
+            Err(AnchorError::BadSignature { .. })
+        ));
+
+        let text = std::fs::read_to_string(anchor.path())
+            .unwrap()
+            .replace("42", "41");
+        std::fs::write(anchor.path(), text).unwrap();
+        assert!(matches!(
+            anchor.read(),
+            Err(AnchorError::BadSignature { .. })
+        ));
+        std::fs::write(anchor.path(), b"not json").unwrap();
+        assert!(matches!(anchor.read(), Err(AnchorError::Malformed { .. })));
+    }
+
+    #[test]
+    fn key_debug_is_redacted() {
+        let printed = format!("{:?}", KeySource::Fixed(AnchorKey::from_bytes([0xAB; 32])));
+        assert!(!printed.to_lowercase().contains("abab"), "{printed}");
+        assert!(!printed.contains("171"), "{printed}");
+    }
+}

@@ -1,0 +1,391 @@
+//! The Flight Recorder: an append-only, tamper-evident event log in SQLite, and its query surface.
+//!
+//! Owns table `flight_events` (migration `0003_flight_recorder.sql`) and the anchor file
+//! `recorder.anchor`. Guarantees:
+//! - only typed [`FlightEvent`]s are written, and they cannot hold a prompt, a response, a payload
+//!   or a secret ([`events`]);
+//! - rows are hash-chained ([`chain`]); triggers refuse UPDATE and DELETE, except deletion below a
+//!   recorded retention checkpoint ([`FlightRecorder::apply_retention`]);
+//! - the head is anchored in an HMAC-signed file outside the database after each durable commit
+//!   ([`anchor`]), so [`verify()`] detects edits, deletions, reordering, tail truncation and a
+//!   forged anchor;
+//! - governance events are written with [`FlightRecorder::append_durable`], which returns only
+//!   after commit (record before act); inference events go through a bounded queue to the writer
+//!   task ([`writer`]), and drops are counted and recorded, never silent;
+//! - every completion through a [`RecordingClient`] is recorded, success, error or cancellation.
+//!
+//! See docs/recorder.md.
+
+pub mod anchor;
+pub mod chain;
+pub mod events;
+mod export;
+pub mod primitives;
+mod recording_client;
+pub mod store;
+pub mod verify;
+mod writer;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions, SqlitePool};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use uuid::Uuid;
+
+pub use anchor::{Anchor, AnchorError, AnchorKey, AnchorState, KeySource};
+pub use events::*;
+pub use export::export_jsonl;
+pub use recording_client::RecordingClient;
+pub use store::{ChainHead, EventQuery, RetentionCheckpoint, StoredEvent};
+pub use verify::{BreakKind, VerifyReport};
+
+use crate::db::Database;
+use store::PendingEvent;
+use writer::{Command, Shared, Writer};
+
+/// Why a recorder operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecorderError {
+    #[error("Flight Recorder database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Anchor(#[from] AnchorError),
+    #[error("an event could not be encoded: {0}")]
+    Encode(serde_json::Error),
+    #[error("event {seq} in the Flight Recorder is unreadable: {what}; run `hsk recorder verify`")]
+    CorruptRow { seq: i64, what: String },
+    #[error("the Flight Recorder has shut down; no more events can be written")]
+    WriterGone,
+    #[error("inference events go through `record_inference`; {event_type} is a governance event and must use `append_durable`")]
+    NotGovernance { event_type: EventType },
+    #[error("writing the export failed: {0}")]
+    Export(std::io::Error),
+}
+
+/// Tuning of the recorder. The defaults suit the desktop app.
+#[derive(Clone, Debug)]
+pub struct RecorderConfig {
+    /// Inference events that may wait for the writer; beyond that they are dropped and counted.
+    pub queue_capacity: usize,
+    /// Most events committed in one transaction.
+    pub max_batch: usize,
+    /// Events kept in the live broadcast for slow subscribers.
+    pub live_capacity: usize,
+    /// Drop events older than this many days when the recorder opens. Off (`None`) by default.
+    pub retention_days: Option<u32>,
+}
+
+impl Default for RecorderConfig {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 8_192,
+            max_batch: 1_024,
+            live_capacity: 1_024,
+            retention_days: None,
+        }
+    }
+}
+
+/// Counters for the console and `hsk recorder` (`stats`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct RecorderStats {
+    pub committed: u64,
+    pub batches: u64,
+    /// Inference events dropped because the queue was full or the writer had stopped.
+    pub dropped_total: u64,
+    pub queued: u64,
+    pub anchor_failures: u64,
+    /// The anchor did not match the database when the recorder opened (see `verify`).
+    pub anchor_conflict: bool,
+}
+
+struct Inner {
+    pool: SqlitePool,
+    anchor: Anchor,
+    queue: mpsc::Sender<PendingEvent>,
+    queue_capacity: usize,
+    commands: mpsc::Sender<Command>,
+    shared: Arc<Shared>,
+}
+
+/// The running Flight Recorder: a cheap, cloneable handle to the writer task.
+#[derive(Clone)]
+pub struct FlightRecorder {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for FlightRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlightRecorder")
+            .field("anchor", &self.inner.anchor.path())
+            .finish()
+    }
+}
+
+impl FlightRecorder {
+    /// Opens the recorder on `db` with its anchor in `data_dir`, and starts the writer task.
+    pub async fn open(
+        db: &Database,
+        data_dir: &Path,
+        keys: KeySource,
+        config: RecorderConfig,
+    ) -> Result<Self, RecorderError> {
+        let anchor = Anchor::new(data_dir, keys.load().await?);
+        let mut conn = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(db.path())
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5))
+            .connect()
+            .await?;
+        let shared = Arc::new(Shared::new(config.live_capacity));
+        let head = store::read_head(&mut conn).await?;
+        let base = match store::latest_checkpoint(db.pool()).await? {
+            Some(cp) => ChainHead {
+                seq: cp.last_seq,
+                hash: cp.last_hash,
+            },
+            None => ChainHead::genesis(),
+        };
+        match anchor_conflict(db.pool(), &anchor, &head, &base).await? {
+            None => {
+                let a = anchor.clone();
+                let state = AnchorState {
+                    head: head.clone(),
+                    base: base.clone(),
+                    pending_base: None,
+                };
+                tokio::task::spawn_blocking(move || a.write(&state))
+                    .await
+                    .map_err(|e| AnchorError::Read {
+                        path: anchor.path().to_path_buf(),
+                        source: std::io::Error::other(e),
+                    })??;
+            }
+            Some(detail) => {
+                tracing::error!(%detail, "flight recorder: the anchor does not match the database; leaving it as evidence, run `hsk recorder verify`");
+                shared.anchor_frozen.store(true, Ordering::Relaxed);
+            }
+        }
+        let (queue_tx, queue_rx) = mpsc::channel(config.queue_capacity.max(1));
+        let (cmd_tx, cmd_rx) = mpsc::channel(256);
+        let writer = Writer {
+            conn,
+            anchor: anchor.clone(),
+            base,
+            queue: queue_rx,
+            commands: cmd_rx,
+            shared: shared.clone(),
+            max_batch: config.max_batch.max(1),
+        };
+        tokio::spawn(writer.run());
+        let recorder = Self {
+            inner: Arc::new(Inner {
+                pool: db.pool().clone(),
+                anchor,
+                queue: queue_tx,
+                queue_capacity: config.queue_capacity.max(1),
+                commands: cmd_tx,
+                shared,
+            }),
+        };
+        if let Some(days) = config.retention_days {
+            recorder.apply_retention(days).await?;
+        }
+        Ok(recorder)
+    }
+
+    /// Queues an inference event for the batch writer; never waits. When the queue is full the
+    /// event is dropped and counted (see [`RecorderStats::dropped_total`] and `dropped_before`).
+    pub fn record_inference(&self, event: LlmInference, correlation: Correlation) {
+        let pending = PendingEvent {
+            event_id: Uuid::now_v7(),
+            occurred_at_ms: chrono::Utc::now().timestamp_millis(),
+            event: FlightEvent::LlmInference(event),
+            correlation,
+        };
+        if self.inner.queue.try_send(pending).is_err() && self.inner.shared.count_drops(1) == 0 {
+            // One line per run of drops; the count goes into the next event's `dropped_before`.
+            tracing::warn!("flight recorder: inference events are being dropped (queue full or writer stopped); counting them");
+        }
+    }
+
+    /// Writes a governance event and returns once it is committed durably (record before act).
+    pub async fn append_durable(
+        &self,
+        event: FlightEvent,
+        correlation: Correlation,
+    ) -> Result<StoredEvent, RecorderError> {
+        if !event.is_governance() {
+            return Err(RecorderError::NotGovernance {
+                event_type: event.event_type(),
+            });
+        }
+        let pending = PendingEvent {
+            event_id: Uuid::now_v7(),
+            occurred_at_ms: chrono::Utc::now().timestamp_millis(),
+            event,
+            correlation,
+        };
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Durable {
+            event: Box::new(pending),
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| RecorderError::WriterGone)?
+    }
+
+    /// Returns once every inference event queued before the call is committed.
+    pub async fn flush(&self) -> Result<(), RecorderError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Flush { reply }).await?;
+        rx.await.map_err(|_| RecorderError::WriterGone)?
+    }
+
+    /// Commits what is queued and stops the writer. Later writes fail with `WriterGone` (inference
+    /// events are counted as dropped).
+    pub async fn shutdown(&self) -> Result<(), RecorderError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Shutdown { reply }).await?;
+        rx.await.map_err(|_| RecorderError::WriterGone)?
+    }
+
+    /// Drops events older than `days` days through a recorded retention checkpoint.
+    pub async fn apply_retention(
+        &self,
+        days: u32,
+    ) -> Result<Option<RetentionCheckpoint>, RecorderError> {
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+        self.apply_retention_before(cutoff).await
+    }
+
+    /// Drops events that occurred before `cutoff` (a prefix of the chain) through a checkpoint.
+    pub async fn apply_retention_before(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<RetentionCheckpoint>, RecorderError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Retention {
+            cutoff_ms: cutoff.timestamp_millis(),
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| RecorderError::WriterGone)?
+    }
+
+    async fn send(&self, cmd: Command) -> Result<(), RecorderError> {
+        self.inner
+            .commands
+            .send(cmd)
+            .await
+            .map_err(|_| RecorderError::WriterGone)
+    }
+
+    /// Events matching `query`, in sequence order (paginate with `after_seq`).
+    pub async fn query(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, RecorderError> {
+        store::query(&self.inner.pool, query).await
+    }
+
+    /// The newest `n` events, oldest first.
+    pub async fn tail(&self, n: u32) -> Result<Vec<StoredEvent>, RecorderError> {
+        store::tail(&self.inner.pool, n).await
+    }
+
+    /// Every event committed from now on, in order (for the console). A subscriber that falls
+    /// more than `live_capacity` behind gets `RecvError::Lagged` and can catch up with `query`.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
+        self.inner.shared.live.subscribe()
+    }
+
+    /// Walks the chain and checks the anchor.
+    pub async fn verify(&self) -> Result<VerifyReport, RecorderError> {
+        verify::verify(&self.inner.pool, &self.inner.anchor).await
+    }
+
+    /// Writes the events matching `query` (all pages, from `after_seq`) as JSON Lines.
+    pub async fn export_jsonl<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        query: &EventQuery,
+        out: &mut W,
+    ) -> Result<u64, RecorderError> {
+        export::export_jsonl(&self.inner.pool, query, out).await
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> RecorderStats {
+        let s = &self.inner.shared;
+        RecorderStats {
+            committed: s.committed.load(Ordering::Relaxed),
+            batches: s.batches.load(Ordering::Relaxed),
+            dropped_total: s.dropped_total.load(Ordering::Relaxed),
+            queued: (self.inner.queue_capacity - self.inner.queue.capacity()) as u64,
+            anchor_failures: s.anchor_failures.load(Ordering::Relaxed),
+            anchor_conflict: s.anchor_frozen.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Verifies a data directory without starting a writer (for `hsk recorder verify` while the app
+/// may be running: it only reads).
+pub async fn verify_data_dir(
+    db: &Database,
+    data_dir: &Path,
+    keys: KeySource,
+) -> Result<VerifyReport, RecorderError> {
+    let anchor = Anchor::new(data_dir, keys.load().await?);
+    verify::verify(db.pool(), &anchor).await
+}
+
+/// Why the anchor cannot be trusted to be extended, or `None` when it can (or is absent on an
+/// empty log). A cheap check: the full walk is [`verify()`].
+async fn anchor_conflict(
+    pool: &SqlitePool,
+    anchor: &Anchor,
+    head: &ChainHead,
+    base: &ChainHead,
+) -> Result<Option<String>, RecorderError> {
+    let anchored = match anchor.read() {
+        Ok(a) => a,
+        Err(AnchorError::Malformed { .. } | AnchorError::BadSignature { .. }) => {
+            return Ok(Some(
+                "the anchor file is malformed or signed with another key".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let Some(anchored) = anchored else {
+        return Ok(
+            (head.seq != 0).then(|| "events exist but the anchor file is missing".to_owned())
+        );
+    };
+    if !anchored.knows_base(base) {
+        return Ok(Some(
+            "the retention checkpoint is not the one the anchor records".to_owned(),
+        ));
+    }
+    let anchored = anchored.head;
+    if anchored.seq > head.seq {
+        return Ok(Some(format!(
+            "the anchor records event {} but the log ends at {}",
+            anchored.seq, head.seq
+        )));
+    }
+    let at: Option<String> = sqlx::query_scalar("SELECT hash FROM flight_events WHERE seq = ?")
+        .bind(anchored.seq)
+        .fetch_optional(pool)
+        .await?;
+    Ok(match at {
+        Some(hash) if hash != anchored.hash => Some(format!(
+            "event {} does not have the anchored hash",
+            anchored.seq
+        )),
+        _ => None,
+    })
+}

@@ -1,0 +1,375 @@
+//! SQLite access for the Flight Recorder: appending a batch of events onto the chain inside one
+//! transaction, reading the head and the retention checkpoint, applying retention, and queries.
+//!
+//! There is no update or delete API. The only rows that ever leave `flight_events` are the ones
+//! below a retention checkpoint written in the same transaction (the triggers of migration
+//! `0003_flight_recorder.sql` refuse anything else).
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use uuid::Uuid;
+
+use super::chain::{row_hash, RowContent, GENESIS_HASH};
+use super::events::{Correlation, EventType, FlightEvent};
+use super::RecorderError;
+
+/// Most rows a query returns at once.
+pub const MAX_QUERY_LIMIT: u32 = 10_000;
+
+/// An event as committed: its place in the chain, its ids and its payload.
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
+pub struct StoredEvent {
+    pub seq: i64,
+    #[ts(type = "string")]
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    #[ts(type = "string | null")]
+    pub trace_id: Option<Uuid>,
+    pub job_id: Option<String>,
+    pub profile_id: Option<String>,
+    pub provider_id: Option<String>,
+    pub model_id: Option<String>,
+    /// The typed event's fields (see `events.rs`).
+    #[ts(type = "Record<string, unknown>")]
+    pub payload: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The newest link of the chain: the last event, or the retention checkpoint when every event
+/// was dropped, or the genesis (0, zeros) of an empty log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, ts_rs::TS)]
+pub struct ChainHead {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl ChainHead {
+    /// The head of a log with nothing ever written.
+    pub fn genesis() -> Self {
+        Self {
+            seq: 0,
+            hash: GENESIS_HASH.to_owned(),
+        }
+    }
+}
+
+/// A retention checkpoint: events up to `last_seq` were dropped; `last_hash` was the hash of that
+/// event, where the chain of the remaining events starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct RetentionCheckpoint {
+    pub last_seq: i64,
+    pub last_hash: String,
+    pub dropped: i64,
+    pub cutoff_ms: i64,
+    pub applied_at_ms: i64,
+}
+
+/// Which events to return: every filter is optional; results are in sequence order, after
+/// `after_seq`, at most `limit` (capped at [`MAX_QUERY_LIMIT`]).
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize, ts_rs::TS)]
+#[serde(default)]
+pub struct EventQuery {
+    pub event_type: Option<EventType>,
+    #[ts(type = "string | null")]
+    pub trace_id: Option<Uuid>,
+    pub job_id: Option<String>,
+    pub profile_id: Option<String>,
+    pub provider_id: Option<String>,
+    pub model_id: Option<String>,
+    /// Inclusive lower bound on `occurred_at`.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound on `occurred_at`.
+    pub until: Option<DateTime<Utc>>,
+    /// Pagination: only events with a greater sequence number.
+    pub after_seq: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+/// An event ready to be written (its id and time fixed by the caller).
+#[derive(Clone, Debug)]
+pub(crate) struct PendingEvent {
+    pub event_id: Uuid,
+    pub occurred_at_ms: i64,
+    pub event: FlightEvent,
+    pub correlation: Correlation,
+}
+
+/// Reads the head inside the current transaction.
+pub(crate) async fn read_head(conn: &mut SqliteConnection) -> Result<ChainHead, RecorderError> {
+    if let Some(row) = sqlx::query("SELECT seq, hash FROM flight_events ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?
+    {
+        return Ok(ChainHead {
+            seq: row.try_get("seq")?,
+            hash: row.try_get("hash")?,
+        });
+    }
+    Ok(match latest_checkpoint_conn(conn).await? {
+        Some(cp) => ChainHead {
+            seq: cp.last_seq,
+            hash: cp.last_hash,
+        },
+        None => ChainHead::genesis(),
+    })
+}
+
+/// Appends `events` after the head, inside the caller's transaction. Returns them as stored.
+pub(crate) async fn insert_batch(
+    conn: &mut SqliteConnection,
+    events: Vec<PendingEvent>,
+) -> Result<Vec<StoredEvent>, RecorderError> {
+    let mut head = read_head(conn).await?;
+    let mut stored = Vec::with_capacity(events.len());
+    let mut payloads = Vec::with_capacity(events.len());
+    for pending in events {
+        let value = serde_json::to_value(&pending.event).map_err(RecorderError::Encode)?;
+        let payload = serde_json::to_string(&value).map_err(RecorderError::Encode)?;
+        let event_type = pending.event.event_type().as_str();
+        let event_id = pending.event_id.to_string();
+        let trace_id = pending.correlation.trace_id.map(|t| t.to_string());
+        let c = pending.correlation;
+        let seq = head.seq + 1;
+        let content = RowContent {
+            seq,
+            event_id: &event_id,
+            event_type,
+            occurred_at_ms: pending.occurred_at_ms,
+            trace_id: trace_id.as_deref(),
+            job_id: c.job_id.as_ref().map(|v| v.as_str()),
+            profile_id: c.profile_id.as_ref().map(|v| v.as_str()),
+            provider_id: c.provider_id.as_ref().map(|v| v.as_str()),
+            model_id: c.model_id.as_ref().map(|v| v.as_str()),
+            payload: &payload,
+        };
+        let hash = row_hash(&head.hash, &content);
+        let into_string = |v: Option<super::events::Ident>| v.map(|v| v.as_str().to_owned());
+        stored.push(StoredEvent {
+            seq,
+            event_id: pending.event_id,
+            event_type: event_type.to_owned(),
+            occurred_at: ms_to_time(pending.occurred_at_ms),
+            trace_id: c.trace_id,
+            job_id: into_string(c.job_id),
+            profile_id: into_string(c.profile_id),
+            provider_id: into_string(c.provider_id),
+            model_id: into_string(c.model_id),
+            payload: value,
+            prev_hash: std::mem::replace(&mut head.hash, hash.clone()),
+            hash,
+        });
+        payloads.push(payload);
+        head.seq = seq;
+    }
+    // Multi-row INSERTs: one statement per chunk keeps the per-event cost low (SQLite allows
+    // 32,766 bound parameters; 12 per row).
+    for (rows, texts) in stored
+        .chunks(INSERT_CHUNK)
+        .zip(payloads.chunks(INSERT_CHUNK))
+    {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO flight_events (seq, event_id, event_type, occurred_at_ms, trace_id, job_id, \
+             profile_id, provider_id, model_id, payload, prev_hash, hash) ",
+        );
+        qb.push_values(rows.iter().zip(texts), |mut b, (e, payload)| {
+            b.push_bind(e.seq)
+                .push_bind(e.event_id.to_string())
+                .push_bind(e.event_type.as_str())
+                .push_bind(e.occurred_at.timestamp_millis())
+                .push_bind(e.trace_id.map(|t| t.to_string()))
+                .push_bind(e.job_id.as_deref())
+                .push_bind(e.profile_id.as_deref())
+                .push_bind(e.provider_id.as_deref())
+                .push_bind(e.model_id.as_deref())
+                .push_bind(payload.as_str())
+                .push_bind(e.prev_hash.as_str())
+                .push_bind(e.hash.as_str());
+        });
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(stored)
+}
+
+const INSERT_CHUNK: usize = 256;
+
+/// Drops events that occurred before `cutoff_ms`, as a prefix of the chain (it stops at the first
+/// newer event), recording a checkpoint first. Returns the checkpoint, or `None` if nothing was
+/// old enough.
+pub(crate) async fn apply_retention(
+    conn: &mut SqliteConnection,
+    cutoff_ms: i64,
+    now_ms: i64,
+) -> Result<Option<RetentionCheckpoint>, RecorderError> {
+    let first_kept: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(seq) FROM flight_events WHERE occurred_at_ms >= ?")
+            .bind(cutoff_ms)
+            .fetch_one(&mut *conn)
+            .await?;
+    let last_dropped = match first_kept {
+        Some(seq) => seq - 1,
+        None => sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM flight_events")
+            .fetch_one(&mut *conn)
+            .await?
+            .unwrap_or(0),
+    };
+    let row =
+        sqlx::query("SELECT seq, hash FROM flight_events WHERE seq <= ? ORDER BY seq DESC LIMIT 1")
+            .bind(last_dropped)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(row) = row else { return Ok(None) };
+    let last_seq: i64 = row.try_get("seq")?;
+    let last_hash: String = row.try_get("hash")?;
+    let dropped: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM flight_events WHERE seq <= ?")
+        .bind(last_seq)
+        .fetch_one(&mut *conn)
+        .await?;
+    let cp = RetentionCheckpoint {
+        last_seq,
+        last_hash,
+        dropped,
+        cutoff_ms,
+        applied_at_ms: now_ms,
+    };
+    sqlx::query(
+        "INSERT INTO flight_retention (last_seq, last_hash, dropped, cutoff_ms, applied_at_ms) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(cp.last_seq)
+    .bind(&cp.last_hash)
+    .bind(cp.dropped)
+    .bind(cp.cutoff_ms)
+    .bind(cp.applied_at_ms)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM flight_events WHERE seq <= ?")
+        .bind(cp.last_seq)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Some(cp))
+}
+
+async fn latest_checkpoint_conn(
+    conn: &mut SqliteConnection,
+) -> Result<Option<RetentionCheckpoint>, RecorderError> {
+    let row = sqlx::query(CHECKPOINT_SQL)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| checkpoint_from_row(&r)).transpose()
+}
+
+/// The newest retention checkpoint, if retention ever ran.
+pub async fn latest_checkpoint(
+    pool: &SqlitePool,
+) -> Result<Option<RetentionCheckpoint>, RecorderError> {
+    let row = sqlx::query(CHECKPOINT_SQL).fetch_optional(pool).await?;
+    row.map(|r| checkpoint_from_row(&r)).transpose()
+}
+
+const CHECKPOINT_SQL: &str = "SELECT last_seq, last_hash, dropped, cutoff_ms, applied_at_ms \
+     FROM flight_retention ORDER BY last_seq DESC LIMIT 1";
+
+fn checkpoint_from_row(row: &SqliteRow) -> Result<RetentionCheckpoint, RecorderError> {
+    Ok(RetentionCheckpoint {
+        last_seq: row.try_get("last_seq")?,
+        last_hash: row.try_get("last_hash")?,
+        dropped: row.try_get("dropped")?,
+        cutoff_ms: row.try_get("cutoff_ms")?,
+        applied_at_ms: row.try_get("applied_at_ms")?,
+    })
+}
+
+/// Events matching `query`, in sequence order.
+pub async fn query(
+    pool: &SqlitePool,
+    query: &EventQuery,
+) -> Result<Vec<StoredEvent>, RecorderError> {
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT seq, event_id, event_type, occurred_at_ms, trace_id, job_id, profile_id, provider_id, \
+         model_id, payload, prev_hash, hash FROM flight_events WHERE 1 = 1",
+    );
+    if let Some(t) = query.event_type {
+        qb.push(" AND event_type = ").push_bind(t.as_str());
+    }
+    if let Some(t) = query.trace_id {
+        qb.push(" AND trace_id = ").push_bind(t.to_string());
+    }
+    for (column, value) in [
+        ("job_id", &query.job_id),
+        ("profile_id", &query.profile_id),
+        ("provider_id", &query.provider_id),
+        ("model_id", &query.model_id),
+    ] {
+        if let Some(v) = value {
+            qb.push(" AND ")
+                .push(column)
+                .push(" = ")
+                .push_bind(v.clone());
+        }
+    }
+    if let Some(from) = query.from {
+        qb.push(" AND occurred_at_ms >= ")
+            .push_bind(from.timestamp_millis());
+    }
+    if let Some(until) = query.until {
+        qb.push(" AND occurred_at_ms < ")
+            .push_bind(until.timestamp_millis());
+    }
+    if let Some(after) = query.after_seq {
+        qb.push(" AND seq > ").push_bind(after);
+    }
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_QUERY_LIMIT);
+    qb.push(" ORDER BY seq LIMIT ").push_bind(i64::from(limit));
+    let rows = qb.build().fetch_all(pool).await?;
+    rows.iter().map(event_from_row).collect()
+}
+
+/// The newest `n` events, oldest first (for `hsk recorder tail`).
+pub async fn tail(pool: &SqlitePool, n: u32) -> Result<Vec<StoredEvent>, RecorderError> {
+    let rows = sqlx::query(
+        "SELECT * FROM (SELECT seq, event_id, event_type, occurred_at_ms, trace_id, job_id, profile_id, \
+         provider_id, model_id, payload, prev_hash, hash FROM flight_events ORDER BY seq DESC LIMIT ?) \
+         ORDER BY seq",
+    )
+    .bind(i64::from(n.min(MAX_QUERY_LIMIT)))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(event_from_row).collect()
+}
+
+pub(crate) fn event_from_row(row: &SqliteRow) -> Result<StoredEvent, RecorderError> {
+    let seq: i64 = row.try_get("seq")?;
+    let corrupt = |what: &str| RecorderError::CorruptRow {
+        seq,
+        what: what.to_owned(),
+    };
+    let event_id: String = row.try_get("event_id")?;
+    let trace_id: Option<String> = row.try_get("trace_id")?;
+    let payload: String = row.try_get("payload")?;
+    Ok(StoredEvent {
+        seq,
+        event_id: Uuid::parse_str(&event_id).map_err(|_| corrupt("event_id is not a UUID"))?,
+        event_type: row.try_get("event_type")?,
+        occurred_at: ms_to_time(row.try_get("occurred_at_ms")?),
+        trace_id: trace_id
+            .map(|t| Uuid::parse_str(&t))
+            .transpose()
+            .map_err(|_| corrupt("trace_id is not a UUID"))?,
+        job_id: row.try_get("job_id")?,
+        profile_id: row.try_get("profile_id")?,
+        provider_id: row.try_get("provider_id")?,
+        model_id: row.try_get("model_id")?,
+        payload: serde_json::from_str(&payload).map_err(|_| corrupt("payload is not JSON"))?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+pub(crate) fn ms_to_time(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}

@@ -1,0 +1,264 @@
+//! Flight Recorder queries, JSON Lines export, the live subscription and the batch writer's
+//! queue policy, against real SQLite files.
+#![allow(clippy::unwrap_used)]
+
+mod recorder_common;
+
+use std::time::Duration;
+
+use handshake_core::recorder::*;
+use recorder_common::*;
+use uuid::Uuid;
+
+#[tokio::test]
+async fn queries_filter_by_type_trace_job_provider_and_time_and_paginate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, rec) = open(dir.path()).await;
+    let t1 = Uuid::new_v4();
+    let t2 = Uuid::new_v4();
+    for (trace, provider) in [(t1, "oll"), (t2, "oai"), (t1, "oll")] {
+        let ev = inference(trace, provider);
+        let corr = inference_corr(&ev);
+        rec.record_inference(ev, corr);
+    }
+    rec.flush().await.unwrap();
+    let before_jobs = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    append_jobs(&rec, 0..4).await;
+    rec.append_durable(
+        FlightEvent::CloudDenied(CloudDenied {
+            projection_plan_id: Some(id("plan-1")),
+            consent_receipt_id: None,
+            reason: DenyReason::Locked,
+            payload_sha256: Some(Sha256Hex::digest(b"payload")),
+            observed_sha256: None,
+        }),
+        Correlation::none().trace(t2).job(id("job-1")),
+    )
+    .await
+    .unwrap();
+
+    let q = |f: fn(&mut EventQuery)| {
+        let mut q = EventQuery::default();
+        f(&mut q);
+        q
+    };
+    let by_type = rec
+        .query(&q(|q| q.event_type = Some(EventType::LlmInference)))
+        .await
+        .unwrap();
+    assert_eq!(by_type.len(), 3);
+    assert!(by_type
+        .iter()
+        .all(|e| e.event_type == "FR-EVT-LLM-INFERENCE"));
+    let trace_q = EventQuery {
+        trace_id: Some(t2),
+        ..Default::default()
+    };
+    let by_trace = rec.query(&trace_q).await.unwrap();
+    assert_eq!(
+        by_trace
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect::<Vec<_>>(),
+        vec!["FR-EVT-LLM-INFERENCE", "FR-EVT-CLOUD-003"]
+    );
+    let by_job = rec
+        .query(&EventQuery {
+            job_id: Some("job-1".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_job.len(), 2);
+    let by_provider = rec
+        .query(&EventQuery {
+            provider_id: Some("oll".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_provider.len(), 2);
+    assert!(by_provider
+        .iter()
+        .all(|e| e.trace_id == Some(t1) && e.model_id.as_deref() == Some("oll/m")));
+    let since = rec
+        .query(&EventQuery {
+            from: Some(before_jobs),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(since.len(), 5);
+    let until = rec
+        .query(&EventQuery {
+            until: Some(before_jobs),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(until.len(), 3);
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = rec
+            .query(&EventQuery {
+                after_seq: after,
+                limit: Some(3),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 3);
+        after = page.last().map(|e| e.seq);
+        paged.extend(page.into_iter().map(|e| e.seq));
+    }
+    assert_eq!(paged, (1..=8).collect::<Vec<_>>());
+    let tail = rec.tail(2).await.unwrap();
+    assert_eq!(tail.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![7, 8]);
+    // Token counts the provider did not report stay null.
+    assert!(by_type[0].payload["completion_tokens"].is_null());
+    assert_eq!(by_type[0].payload["prompt_tokens"], 2);
+}
+
+#[tokio::test]
+async fn export_writes_one_json_line_per_event_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, rec) = open(dir.path()).await;
+    append_jobs(&rec, 0..7).await;
+    let mut out: Vec<u8> = Vec::new();
+    let q = EventQuery {
+        limit: Some(2),
+        after_seq: Some(1),
+        ..Default::default()
+    };
+    let n = rec.export_jsonl(&q, &mut out).await.unwrap();
+    assert_eq!(n, 6);
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6);
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| l["seq"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![2, 3, 4, 5, 6, 7]
+    );
+    assert_eq!(lines[0]["event_type"], "FR-EVT-PROFILE-002");
+    assert_eq!(lines[0]["payload"]["job_id"], "job-1");
+    assert_eq!(lines[1]["prev_hash"], lines[0]["hash"]);
+}
+
+#[tokio::test]
+async fn subscribers_see_committed_events_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, rec) = open(dir.path()).await;
+    let mut live = rec.subscribe();
+    let stored = append_jobs(&rec, 0..2).await;
+    let ev = inference(Uuid::new_v4(), "oll");
+    let corr = inference_corr(&ev);
+    rec.record_inference(ev, corr);
+    rec.flush().await.unwrap();
+    let a = live.recv().await.unwrap();
+    let b = live.recv().await.unwrap();
+    let c = live.recv().await.unwrap();
+    assert_eq!((a.seq, b.seq, c.seq), (1, 2, 3));
+    assert_eq!(a.hash, stored[0].hash);
+    assert_eq!(c.event_type, "FR-EVT-LLM-INFERENCE");
+}
+
+#[tokio::test]
+async fn inference_events_are_batched_and_flush_waits_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, rec) = open(dir.path()).await;
+    for _ in 0..1000 {
+        let ev = inference(Uuid::new_v4(), "oll");
+        let corr = inference_corr(&ev);
+        rec.record_inference(ev, corr);
+    }
+    rec.flush().await.unwrap();
+    let stats = rec.stats();
+    assert_eq!(stats.committed, 1000);
+    assert_eq!(stats.dropped_total, 0);
+    assert!(
+        stats.batches < 100,
+        "expected batching, got {} batches",
+        stats.batches
+    );
+    assert_eq!(stats.queued, 0);
+    assert_eq!(rec.tail(1).await.unwrap()[0].seq, 1000);
+    assert!(rec.verify().await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn a_full_queue_drops_are_counted_and_recorded_in_the_next_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = RecorderConfig {
+        queue_capacity: 4,
+        ..Default::default()
+    };
+    let (_db, rec) = open_with(dir.path(), config).await;
+    // The test runtime is single-threaded: the writer cannot run until we await.
+    for _ in 0..200 {
+        let ev = inference(Uuid::new_v4(), "oll");
+        let corr = inference_corr(&ev);
+        rec.record_inference(ev, corr);
+    }
+    assert_eq!(rec.stats().dropped_total, 196);
+    rec.flush().await.unwrap();
+    assert_eq!(rec.stats().committed, 4);
+    let events = rec
+        .query(&EventQuery {
+            event_type: Some(EventType::LlmInference),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let recorded: u64 = events
+        .iter()
+        .filter_map(|e| e.payload["dropped_before"].as_u64())
+        .sum();
+    assert_eq!(recorded, 196, "every drop is recorded in a later event");
+    assert_eq!(events[0].payload["dropped_before"], 196);
+    assert!(events[1].payload["dropped_before"].is_null());
+}
+
+#[tokio::test]
+async fn governance_goes_durable_and_shutdown_commits_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, rec) = open(dir.path()).await;
+    let ev = inference(Uuid::new_v4(), "oll");
+    let err = rec
+        .append_durable(FlightEvent::LlmInference(ev.clone()), Correlation::none())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        RecorderError::NotGovernance {
+            event_type: EventType::LlmInference
+        }
+    ));
+    for _ in 0..10 {
+        rec.record_inference(ev.clone(), inference_corr(&ev));
+    }
+    rec.shutdown().await.unwrap();
+    assert_eq!(rec.stats().committed, 10);
+    let (event, corr) = job_started(1);
+    assert!(matches!(
+        rec.append_durable(event, corr).await,
+        Err(RecorderError::WriterGone)
+    ));
+    rec.record_inference(ev.clone(), inference_corr(&ev));
+    assert_eq!(
+        rec.stats().dropped_total,
+        1,
+        "a write after shutdown is counted, not silent"
+    );
+    assert_eq!(rec.tail(100).await.unwrap().len(), 10);
+}
