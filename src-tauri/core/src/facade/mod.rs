@@ -2,12 +2,17 @@
 //! runs migrations and wires the modules together; shells call it and hold no domain logic.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
+use tokio::sync::OnceCell;
 
 use crate::db::{Database, DbError};
 use crate::doctor::{self, DoctorReport};
 use crate::paths::{resolve_data_dir, PathsError};
+use crate::profiles::{JobStore, ProfileStore};
+use crate::recorder::{FlightRecorder, KeySource, RecorderConfig, RecorderError};
+use crate::registry::ProviderRegistry;
 use crate::secrets::Keychain;
 
 /// Why Handshake could not start.
@@ -29,12 +34,27 @@ pub struct AppInfo {
     pub schema_version: i64,
 }
 
-/// The running core: the database and the keychain, wired for the shells.
-#[derive(Clone, Debug)]
+/// The running core: the database, the keychain, the registry, profiles, jobs and the Flight
+/// Recorder, wired for the shells. Cheap to clone.
+#[derive(Clone)]
 pub struct Handshake {
     data_dir: PathBuf,
     db: Database,
     keychain: Keychain,
+    registry: ProviderRegistry,
+    profiles: ProfileStore,
+    jobs: JobStore,
+    /// Opened on first use: it needs the anchor key from the keychain, which commands that only
+    /// read the registry should not depend on.
+    recorder: Arc<OnceCell<FlightRecorder>>,
+}
+
+impl std::fmt::Debug for Handshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handshake")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Handshake {
@@ -43,11 +63,54 @@ impl Handshake {
     pub async fn open(data_dir: Option<PathBuf>) -> Result<Self, StartError> {
         let data_dir = resolve_data_dir(data_dir)?;
         let db = Database::open(&data_dir).await?;
+        let keychain = Keychain::new();
         Ok(Self {
+            registry: ProviderRegistry::new(db.clone(), keychain.clone()),
+            profiles: ProfileStore::new(&db),
+            jobs: JobStore::new(&db),
+            recorder: Arc::new(OnceCell::new()),
             data_dir,
             db,
-            keychain: Keychain::new(),
+            keychain,
         })
+    }
+
+    /// The provider registry.
+    pub fn registry(&self) -> &ProviderRegistry {
+        &self.registry
+    }
+
+    /// Work Profiles.
+    pub fn profiles(&self) -> &ProfileStore {
+        &self.profiles
+    }
+
+    /// Jobs and the profiles they pinned.
+    pub fn jobs(&self) -> &JobStore {
+        &self.jobs
+    }
+
+    /// The Flight Recorder, opened (and its writer started) on first use.
+    pub async fn recorder(&self) -> Result<&FlightRecorder, RecorderError> {
+        self.recorder
+            .get_or_try_init(|| async {
+                FlightRecorder::open(
+                    &self.db,
+                    &self.data_dir,
+                    KeySource::Keychain(self.keychain.clone()),
+                    RecorderConfig::default(),
+                )
+                .await
+            })
+            .await
+    }
+
+    /// Flushes and stops the Flight Recorder's writer, if it was opened.
+    pub async fn shutdown(&self) -> Result<(), RecorderError> {
+        if let Some(recorder) = self.recorder.get() {
+            recorder.shutdown().await?;
+        }
+        Ok(())
     }
 
     /// The data directory in use.
