@@ -10,10 +10,14 @@
 //! Without those variables every test FAILS, so that CI cannot pass by not running them;
 //! `HANDSHAKE_SKIP_PEERS=1` skips them explicitly (a developer without the peers).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
 mod support;
 
 use futures::StreamExt;
-use handshake_core::llm::{FinishReason, LlmClient, LlmError, OllamaClient, OpenAiCompatClient, StreamEvent};
+use handshake_core::llm::{
+    FinishReason, LlmClient, LlmError, OllamaClient, OpenAiCompatClient, StreamEvent,
+};
 use handshake_core::registry::ProviderKind;
 use support::{endpoint, request};
 
@@ -47,7 +51,11 @@ async fn ollama(model: &str) -> Option<Result<OllamaClient, LlmError>> {
     Some(OllamaClient::new(ep, model).await)
 }
 
-fn prompt(model_id: &str, text: &str, max_tokens: Option<u32>) -> handshake_core::llm::CompletionRequest {
+fn prompt(
+    model_id: &str,
+    text: &str,
+    max_tokens: Option<u32>,
+) -> handshake_core::llm::CompletionRequest {
     let mut req = request(model_id, max_tokens);
     req.prompt = text.into();
     req
@@ -56,18 +64,41 @@ fn prompt(model_id: &str, text: &str, max_tokens: Option<u32>) -> handshake_core
 #[tokio::test]
 async fn openai_completion_and_max_tokens() {
     let Some(client) = openai() else { return };
-    let r = client.completion(prompt("peer/gemma3-270m", "Count from 1 to 50, separated by spaces.", Some(8))).await.unwrap();
+    let r = client
+        .completion(prompt(
+            "peer/gemma3-270m",
+            "Count from 1 to 50, separated by spaces.",
+            Some(8),
+        ))
+        .await
+        .unwrap();
     assert!(!r.text.is_empty());
-    assert_eq!(r.finish_reason, FinishReason::Length, "8 tokens cannot hold 50 numbers");
-    let counted = r.usage.completion_tokens.expect("counted chunks when the server sends no usage");
+    assert_eq!(
+        r.finish_reason,
+        FinishReason::Length,
+        "8 tokens cannot hold 50 numbers"
+    );
+    let counted = r
+        .usage
+        .completion_tokens
+        .expect("counted chunks when the server sends no usage");
     assert!((1..=8).contains(&counted), "{counted}");
-    assert!(r.time_to_first_token_ms.is_some() && r.latency_ms >= r.time_to_first_token_ms.unwrap_or(0));
+    assert!(
+        r.time_to_first_token_ms.is_some() && r.latency_ms >= r.time_to_first_token_ms.unwrap_or(0)
+    );
 }
 
 #[tokio::test]
 async fn openai_streaming_and_stop_sequences() {
     let Some(client) = openai() else { return };
-    let mut stream = client.completion_stream(prompt("peer/gemma3-270m", "Write the numbers 1 to 10, one per line.", Some(64))).await.unwrap();
+    let mut stream = client
+        .completion_stream(prompt(
+            "peer/gemma3-270m",
+            "Write the numbers 1 to 10, one per line.",
+            Some(64),
+        ))
+        .await
+        .unwrap();
     let mut texts = 0;
     let mut finished = None;
     while let Some(item) = stream.next().await {
@@ -80,10 +111,18 @@ async fn openai_streaming_and_stop_sequences() {
     assert!(texts > 0);
     assert!(finished.is_some());
 
-    let mut req = prompt("peer/gemma3-270m", "Write the numbers 1 to 10, one per line.", Some(64));
+    let mut req = prompt(
+        "peer/gemma3-270m",
+        "Write the numbers 1 to 10, one per line.",
+        Some(64),
+    );
     req.stop_sequences = vec!["3".into()];
     let r = client.completion(req).await.unwrap();
-    assert!(!r.text.contains('3'), "the stop sequence ends the answer: {:?}", r.text);
+    assert!(
+        !r.text.contains('3'),
+        "the stop sequence ends the answer: {:?}",
+        r.text
+    );
 }
 
 #[tokio::test]
@@ -92,10 +131,17 @@ async fn openai_models_and_unknown_model() {
     let models = client.list_models().await.unwrap();
     assert!(models.iter().any(|m| m == OPENAI_MODEL), "{models:?}");
     let url = peer_url("HANDSHAKE_PEER_OPENAI_URL").unwrap();
-    let other = OpenAiCompatClient::new(endpoint(ProviderKind::OpenaiCompat, "peer", url, None), "no-such-model").unwrap();
+    let other = OpenAiCompatClient::new(
+        endpoint(ProviderKind::OpenaiCompat, "peer", url, None),
+        "no-such-model",
+    )
+    .unwrap();
     // llama-cpp-python serves its one model whatever the name, so an unknown name either works or
     // is refused as not found; it must never be some other kind of failure.
-    match other.completion(prompt("peer/no-such-model", "hi", Some(2))).await {
+    match other
+        .completion(prompt("peer/no-such-model", "hi", Some(2)))
+        .await
+    {
         Ok(r) => assert!(r.usage.completion_tokens.is_some()),
         Err(e) => assert!(matches!(e, LlmError::ModelNotFound { .. }), "{e:?}"),
     }
@@ -103,41 +149,83 @@ async fn openai_models_and_unknown_model() {
 
 #[tokio::test]
 async fn ollama_completion_streaming_and_max_tokens() {
-    let Some(client) = ollama(OLLAMA_MODEL).await else { return };
+    let Some(client) = ollama(OLLAMA_MODEL).await else {
+        return;
+    };
     let client = client.unwrap();
     assert_eq!(client.profile().context_window, Some(2048));
     assert_eq!(client.num_ctx(), Some(2048));
-    let r = client.completion(prompt("oll/gemma3:270m", "Count from 1 to 50, separated by spaces.", Some(8))).await.unwrap();
+    let r = client
+        .completion(prompt(
+            "oll/gemma3:270m",
+            "Count from 1 to 50, separated by spaces.",
+            Some(8),
+        ))
+        .await
+        .unwrap();
     assert_eq!(r.finish_reason, FinishReason::Length);
     assert_eq!(r.usage.completion_tokens, Some(8));
     assert!(r.usage.prompt_tokens.is_some_and(|n| n > 0));
     assert!(!r.prompt_truncated);
 
-    let events: Vec<_> = client.completion_stream(prompt("oll/gemma3:270m", "Say hello.", Some(16))).await.unwrap().collect().await;
-    assert!(matches!(events.first(), Some(Ok(StreamEvent::Started { .. }))));
-    assert!(matches!(events.last(), Some(Ok(StreamEvent::Finished { .. }))), "{:?}", events.last());
+    let events: Vec<_> = client
+        .completion_stream(prompt("oll/gemma3:270m", "Say hello.", Some(16)))
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert!(matches!(
+        events.first(),
+        Some(Ok(StreamEvent::Started { .. }))
+    ));
+    assert!(
+        matches!(events.last(), Some(Ok(StreamEvent::Finished { .. }))),
+        "{:?}",
+        events.last()
+    );
 }
 
 #[tokio::test]
 async fn ollama_stop_sequences_models_and_unknown_model() {
-    let Some(client) = ollama(OLLAMA_MODEL).await else { return };
+    let Some(client) = ollama(OLLAMA_MODEL).await else {
+        return;
+    };
     let client = client.unwrap();
-    let mut req = prompt("oll/gemma3:270m", "Write the numbers 1 to 10, one per line.", Some(64));
+    let mut req = prompt(
+        "oll/gemma3:270m",
+        "Write the numbers 1 to 10, one per line.",
+        Some(64),
+    );
     req.stop_sequences = vec!["3".into()];
     let r = client.completion(req).await.unwrap();
-    assert!(!r.text.contains('3'), "the stop sequence ends the answer: {:?}", r.text);
+    assert!(
+        !r.text.contains('3'),
+        "the stop sequence ends the answer: {:?}",
+        r.text
+    );
     let models = client.list_models().await.unwrap();
-    assert!(models.iter().any(|m| m == "gemma3:270m") && models.iter().any(|m| m == "gemma3:270m-alt"), "{models:?}");
+    assert!(
+        models.iter().any(|m| m == "gemma3:270m") && models.iter().any(|m| m == "gemma3:270m-alt"),
+        "{models:?}"
+    );
     let missing = ollama("no-such-model:1b").await.unwrap();
-    assert!(matches!(missing, Err(LlmError::ModelNotFound { .. })), "{missing:?}");
+    assert!(
+        matches!(missing, Err(LlmError::ModelNotFound { .. })),
+        "{missing:?}"
+    );
 }
 
 #[tokio::test]
 async fn ollama_swap_unload_then_load() {
-    let Some(client) = ollama("gemma3:270m-alt").await else { return };
+    let Some(client) = ollama("gemma3:270m-alt").await else {
+        return;
+    };
     let client = client.unwrap();
     client.load().await.unwrap();
     client.unload().await.unwrap();
-    let r = client.completion(prompt("oll/gemma3:270m-alt", "Say hi.", Some(4))).await.unwrap();
+    let r = client
+        .completion(prompt("oll/gemma3:270m-alt", "Say hi.", Some(4)))
+        .await
+        .unwrap();
     assert!(r.usage.completion_tokens.is_some_and(|n| n <= 4));
 }

@@ -24,12 +24,17 @@ impl Budget {
     /// Checks an event before it is handed to the caller. An `Err` means the event must not be
     /// delivered and the stream ends with that error.
     pub(crate) fn check(&mut self, event: &StreamEvent) -> Result<(), LlmError> {
-        let Some(limit) = self.limit else { return Ok(()) };
+        let Some(limit) = self.limit else {
+            return Ok(());
+        };
         match event {
             StreamEvent::Text { delta } if !delta.is_empty() => {
                 self.chunks = self.chunks.saturating_add(1);
                 if self.chunks > limit {
-                    return Err(LlmError::BudgetExceeded { limit, observed: self.chunks });
+                    return Err(LlmError::BudgetExceeded {
+                        limit,
+                        observed: self.chunks,
+                    });
                 }
             }
             StreamEvent::Usage { usage } => {
@@ -61,16 +66,35 @@ mod tests {
         assert!(b.check(&text("")).is_ok(), "empty chunks hold no token");
         assert!(b.check(&text("b")).is_ok());
         let err = b.check(&text("c")).unwrap_err();
-        assert!(matches!(err, LlmError::BudgetExceeded { limit: 2, observed: 3 }));
+        assert!(matches!(
+            err,
+            LlmError::BudgetExceeded {
+                limit: 2,
+                observed: 3
+            }
+        ));
     }
 
     #[test]
     fn reported_usage_over_the_limit_is_an_error() {
         let mut b = Budget::new(Some(10));
-        let usage = |n| StreamEvent::Usage { usage: TokenUsage { prompt_tokens: Some(5), completion_tokens: Some(n) } };
+        let usage = |n| StreamEvent::Usage {
+            usage: TokenUsage {
+                prompt_tokens: Some(5),
+                completion_tokens: Some(n),
+            },
+        };
         assert!(b.check(&usage(10)).is_ok());
-        assert!(matches!(b.check(&usage(11)), Err(LlmError::BudgetExceeded { limit: 10, observed: 11 })));
-        let unknown = StreamEvent::Usage { usage: TokenUsage::default() };
+        assert!(matches!(
+            b.check(&usage(11)),
+            Err(LlmError::BudgetExceeded {
+                limit: 10,
+                observed: 11
+            })
+        ));
+        let unknown = StreamEvent::Usage {
+            usage: TokenUsage::default(),
+        };
         assert!(b.check(&unknown).is_ok());
     }
 

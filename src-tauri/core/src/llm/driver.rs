@@ -12,7 +12,9 @@ use futures::StreamExt;
 
 use super::budget::Budget;
 use super::transport::BodyReader;
-use super::{CompletionResponse, CompletionStream, FinishReason, LlmError, StreamEvent, TokenUsage};
+use super::{
+    CompletionResponse, CompletionStream, FinishReason, LlmError, StreamEvent, TokenUsage,
+};
 
 /// A provider's streaming wire format, decoded line by line without I/O.
 pub(crate) trait Decoder: Send + 'static {
@@ -28,15 +30,25 @@ pub(crate) trait Decoder: Send + 'static {
 /// The model name a request asks for: the part of `model_id` after the first `/`, which must
 /// start with this client's provider id. A client serves one model (its profile, context size and
 /// tier are that model's), so another model name is refused rather than silently served.
-pub(crate) fn model_name<'a>(model_id: &'a str, provider_id: &str, served: &str) -> Result<&'a str, LlmError> {
+pub(crate) fn model_name<'a>(
+    model_id: &'a str,
+    provider_id: &str,
+    served: &str,
+) -> Result<&'a str, LlmError> {
     let Some((provider, model)) = model_id.split_once('/') else {
-        return Err(LlmError::InvalidRequest { reason: format!("model_id {model_id:?} is not <provider_id>/<model>") });
+        return Err(LlmError::InvalidRequest {
+            reason: format!("model_id {model_id:?} is not <provider_id>/<model>"),
+        });
     };
     if provider != provider_id {
-        return Err(LlmError::InvalidRequest { reason: format!("model_id {model_id:?} names another provider than {provider_id:?}") });
+        return Err(LlmError::InvalidRequest {
+            reason: format!("model_id {model_id:?} names another provider than {provider_id:?}"),
+        });
     }
     if model != served {
-        return Err(LlmError::InvalidRequest { reason: format!("this client serves {provider_id}/{served}, not {model_id:?}") });
+        return Err(LlmError::InvalidRequest {
+            reason: format!("this client serves {provider_id}/{served}, not {model_id:?}"),
+        });
     }
     Ok(model)
 }
@@ -50,7 +62,9 @@ pub(crate) fn json_error(what: &str, e: &serde_json::Error) -> LlmError {
         serde_json::error::Category::Data => "JSON of an unexpected shape",
         serde_json::error::Category::Eof => "truncated JSON",
     };
-    LlmError::MalformedResponse { what: format!("{what} is {category}") }
+    LlmError::MalformedResponse {
+        what: format!("{what} is {category}"),
+    }
 }
 
 struct DriveState<D> {
@@ -65,7 +79,13 @@ struct DriveState<D> {
 /// each, and the first error ending the stream. Dropping the stream drops the body, which closes
 /// the connection.
 pub(crate) fn drive<D: Decoder>(body: BodyReader, decoder: D, budget: Budget) -> CompletionStream {
-    let state = DriveState { body, decoder, budget, pending: VecDeque::new(), ended: false };
+    let state = DriveState {
+        body,
+        decoder,
+        budget,
+        pending: VecDeque::new(),
+        ended: false,
+    };
     let stream = futures::stream::unfold(state, |mut st| async move {
         loop {
             if let Some(event) = st.pending.pop_front() {
@@ -107,7 +127,10 @@ pub(crate) fn drive<D: Decoder>(body: BodyReader, decoder: D, budget: Budget) ->
 
 /// Consumes a stream into one response. `started` is when the call began (before the request was
 /// sent), so latency and time to first token include connection and model load.
-pub(crate) async fn collect(mut stream: CompletionStream, started: Instant) -> Result<CompletionResponse, LlmError> {
+pub(crate) async fn collect(
+    mut stream: CompletionStream,
+    started: Instant,
+) -> Result<CompletionResponse, LlmError> {
     let mut text = String::new();
     let mut model_id = None;
     let mut usage = TokenUsage::default();
@@ -123,11 +146,16 @@ pub(crate) async fn collect(mut stream: CompletionStream, started: Instant) -> R
                 text.push_str(&delta);
             }
             StreamEvent::Usage { usage: u } => usage = u,
-            StreamEvent::Finished { finish_reason, prompt_truncated } => finished = Some((finish_reason, prompt_truncated)),
+            StreamEvent::Finished {
+                finish_reason,
+                prompt_truncated,
+            } => finished = Some((finish_reason, prompt_truncated)),
         }
     }
     let (finish_reason, prompt_truncated) =
-        finished.ok_or_else(|| LlmError::MalformedResponse { what: "the stream ended without a finish reason".into() })?;
+        finished.ok_or_else(|| LlmError::MalformedResponse {
+            what: "the stream ended without a finish reason".into(),
+        })?;
     Ok(CompletionResponse {
         text,
         usage,
@@ -149,20 +177,44 @@ mod tests {
 
     #[test]
     fn model_name_is_after_the_first_slash_and_must_match() {
-        assert_eq!(model_name("lan/hf.co/org/m:Q4", "lan", "hf.co/org/m:Q4").unwrap(), "hf.co/org/m:Q4");
-        assert!(matches!(model_name("gemma3:270m", "oll", "gemma3:270m"), Err(LlmError::InvalidRequest { .. })));
-        assert!(matches!(model_name("other/gemma3:270m", "oll", "gemma3:270m"), Err(LlmError::InvalidRequest { .. })));
-        assert!(matches!(model_name("oll/gemma3:1b", "oll", "gemma3:270m"), Err(LlmError::InvalidRequest { .. })));
+        assert_eq!(
+            model_name("lan/hf.co/org/m:Q4", "lan", "hf.co/org/m:Q4").unwrap(),
+            "hf.co/org/m:Q4"
+        );
+        assert!(matches!(
+            model_name("gemma3:270m", "oll", "gemma3:270m"),
+            Err(LlmError::InvalidRequest { .. })
+        ));
+        assert!(matches!(
+            model_name("other/gemma3:270m", "oll", "gemma3:270m"),
+            Err(LlmError::InvalidRequest { .. })
+        ));
+        assert!(matches!(
+            model_name("oll/gemma3:1b", "oll", "gemma3:270m"),
+            Err(LlmError::InvalidRequest { .. })
+        ));
     }
 
     #[tokio::test]
     async fn collect_assembles_text_usage_and_timings() {
         let events = vec![
-            Ok(StreamEvent::Started { model_id: "p/m".into() }),
-            Ok(StreamEvent::Text { delta: "Hel".into() }),
+            Ok(StreamEvent::Started {
+                model_id: "p/m".into(),
+            }),
+            Ok(StreamEvent::Text {
+                delta: "Hel".into(),
+            }),
             Ok(StreamEvent::Text { delta: "lo".into() }),
-            Ok(StreamEvent::Usage { usage: TokenUsage { prompt_tokens: Some(3), completion_tokens: Some(2) } }),
-            Ok(StreamEvent::Finished { finish_reason: FinishReason::Length, prompt_truncated: true }),
+            Ok(StreamEvent::Usage {
+                usage: TokenUsage {
+                    prompt_tokens: Some(3),
+                    completion_tokens: Some(2),
+                },
+            }),
+            Ok(StreamEvent::Finished {
+                finish_reason: FinishReason::Length,
+                prompt_truncated: true,
+            }),
         ];
         let stream: CompletionStream = Box::pin(futures::stream::iter(events));
         let r = collect(stream, Instant::now()).await.unwrap();
@@ -178,10 +230,22 @@ mod tests {
     async fn collect_passes_errors_and_requires_a_finish() {
         let err: CompletionStream = Box::pin(futures::stream::iter(vec![
             Ok(StreamEvent::Text { delta: "a".into() }),
-            Err(LlmError::BudgetExceeded { limit: 1, observed: 2 }),
+            Err(LlmError::BudgetExceeded {
+                limit: 1,
+                observed: 2,
+            }),
         ]));
-        assert!(matches!(collect(err, Instant::now()).await, Err(LlmError::BudgetExceeded { .. })));
-        let unfinished: CompletionStream = Box::pin(futures::stream::iter(vec![Ok(StreamEvent::Text { delta: "a".into() })]));
-        assert!(matches!(collect(unfinished, Instant::now()).await, Err(LlmError::MalformedResponse { .. })));
+        assert!(matches!(
+            collect(err, Instant::now()).await,
+            Err(LlmError::BudgetExceeded { .. })
+        ));
+        let unfinished: CompletionStream =
+            Box::pin(futures::stream::iter(vec![Ok(StreamEvent::Text {
+                delta: "a".into(),
+            })]));
+        assert!(matches!(
+            collect(unfinished, Instant::now()).await,
+            Err(LlmError::MalformedResponse { .. })
+        ));
     }
 }

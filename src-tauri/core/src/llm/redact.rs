@@ -85,7 +85,9 @@ fn looks_like_secret(word: &str) -> bool {
     if core.len() >= 12 && PREFIXES.iter().any(|p| core.starts_with(p)) {
         return true;
     }
-    let token_chars = core.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '+' | '='));
+    let token_chars = core
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '+' | '='));
     let has_digit = core.chars().any(|c| c.is_ascii_digit());
     let has_alpha = core.chars().any(|c| c.is_ascii_alphabetic());
     core.len() >= 24 && token_chars && has_digit && has_alpha
@@ -105,9 +107,18 @@ mod tests {
     #[test]
     fn takes_only_the_message_field() {
         let body = br#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","param":null}}"#;
-        assert_eq!(provider_message(body).as_deref(), Some("Incorrect API key provided"));
-        assert_eq!(provider_message(br#"{"error":"model \"x\" not found"}"#).as_deref(), Some("model \"x\" not found"));
-        assert_eq!(provider_message(br#"{"detail":[{"msg":"field required"}]}"#).as_deref(), Some("field required"));
+        assert_eq!(
+            provider_message(body).as_deref(),
+            Some("Incorrect API key provided")
+        );
+        assert_eq!(
+            provider_message(br#"{"error":"model \"x\" not found"}"#).as_deref(),
+            Some("model \"x\" not found")
+        );
+        assert_eq!(
+            provider_message(br#"{"detail":[{"msg":"field required"}]}"#).as_deref(),
+            Some("field required")
+        );
         assert_eq!(provider_message(b"<html>Bad gateway</html>"), None);
         assert_eq!(provider_message(br#"{"unrelated":1}"#), None);
     }

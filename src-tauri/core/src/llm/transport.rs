@@ -35,7 +35,11 @@ const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// the last segment of `http://h/v1` without one). The query string of `base` is kept.
 pub(crate) fn join_url(base: &Url, suffix: &str) -> Url {
     let mut url = base.clone();
-    let path = format!("{}/{}", base.path().trim_end_matches('/'), suffix.trim_start_matches('/'));
+    let path = format!(
+        "{}/{}",
+        base.path().trim_end_matches('/'),
+        suffix.trim_start_matches('/')
+    );
     url.set_path(&path);
     url
 }
@@ -49,16 +53,25 @@ pub(crate) fn build_headers(
 ) -> Result<HeaderMap, LlmError> {
     let mut headers = HeaderMap::new();
     if let Some(key) = api_key {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
-            .map_err(|_| LlmError::InvalidRequest { reason: "the API key holds characters not allowed in a header".into() })?;
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {}", key.expose_secret())).map_err(|_| {
+                LlmError::InvalidRequest {
+                    reason: "the API key holds characters not allowed in a header".into(),
+                }
+            })?;
         value.set_sensitive(true);
         headers.insert(AUTHORIZATION, value);
     }
     for (name, secret) in extra {
-        let header = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| LlmError::InvalidRequest { reason: format!("invalid extra header name {name:?}") })?;
-        let mut value = HeaderValue::from_str(secret.expose_secret())
-            .map_err(|_| LlmError::InvalidRequest { reason: format!("the value of extra header {name:?} is not a valid header value") })?;
+        let header =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| LlmError::InvalidRequest {
+                reason: format!("invalid extra header name {name:?}"),
+            })?;
+        let mut value = HeaderValue::from_str(secret.expose_secret()).map_err(|_| {
+            LlmError::InvalidRequest {
+                reason: format!("the value of extra header {name:?} is not a valid header value"),
+            }
+        })?;
         value.set_sensitive(true);
         headers.insert(header, value);
     }
@@ -71,10 +84,16 @@ pub(crate) fn map_reqwest_error(err: reqwest::Error) -> LlmError {
         return LlmError::EgressDenied(denied);
     }
     if err.is_timeout() {
-        let phase = if err.is_connect() { TimeoutPhase::Connect } else { TimeoutPhase::Total };
+        let phase = if err.is_connect() {
+            TimeoutPhase::Connect
+        } else {
+            TimeoutPhase::Total
+        };
         return LlmError::Timeout { phase };
     }
-    LlmError::Unreachable { reason: describe(err) }
+    LlmError::Unreachable {
+        reason: describe(err),
+    }
 }
 
 /// Finds an [`EgressDenied`] in an error's source chain, also inside `io::Error`s (whose
@@ -85,7 +104,11 @@ pub(crate) fn egress_denied_in(err: &(dyn StdError + 'static)) -> Option<EgressD
         if let Some(denied) = e.downcast_ref::<EgressDenied>() {
             return Some(denied.clone());
         }
-        if let Some(denied) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).and_then(|inner| inner.downcast_ref::<EgressDenied>()) {
+        if let Some(denied) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<EgressDenied>())
+        {
             return Some(denied.clone());
         }
         current = e.source();
@@ -143,15 +166,28 @@ where
         let attempt_started = Instant::now();
         let error = match send_once(build(), attempt_started, total_deadline, ctx).await {
             Ok(response) => {
-                return Ok(BodyReader::new(response, attempt_started, total_deadline, ctx.timeouts, MAX_RESPONSE_BYTES));
+                return Ok(BodyReader::new(
+                    response,
+                    attempt_started,
+                    total_deadline,
+                    ctx.timeouts,
+                    MAX_RESPONSE_BYTES,
+                ));
             }
             Err(error) => error,
         };
-        let Some(delay) = ctx.retry.delay(ctx.tier, retry, &error, jitter()) else { return Err(error) };
+        let Some(delay) = ctx.retry.delay(ctx.tier, retry, &error, jitter()) else {
+            return Err(error);
+        };
         if Instant::now() + delay >= total_deadline {
             return Err(error);
         }
-        tracing::debug!(kind = error.kind(), retry, delay_ms = delay.as_millis() as u64, "retrying a call that produced no output");
+        tracing::debug!(
+            kind = error.kind(),
+            retry,
+            delay_ms = delay.as_millis() as u64,
+            "retrying a call that produced no output"
+        );
         tokio::time::sleep(delay).await;
         retry += 1;
     }
@@ -164,7 +200,10 @@ async fn send_once(
     ctx: &CallContext<'_>,
 ) -> Result<reqwest::Response, LlmError> {
     let (phase, deadline) = earlier(
-        (TimeoutPhase::FirstByte, attempt_started + Duration::from_millis(ctx.timeouts.first_byte_ms)),
+        (
+            TimeoutPhase::FirstByte,
+            attempt_started + Duration::from_millis(ctx.timeouts.first_byte_ms),
+        ),
         total_deadline,
     );
     let response = match tokio::time::timeout_at(deadline.into(), request.send()).await {
@@ -189,7 +228,11 @@ fn earlier(candidate: (TimeoutPhase, Instant), total: Instant) -> (TimeoutPhase,
 
 /// Maps a non-success response to an error, reading at most [`MAX_ERROR_BODY_BYTES`] of its body
 /// for a message (redacted). Statuses map in [`LlmError::from_http_status`].
-async fn error_from_response(response: reqwest::Response, deadline: Instant, model_id: &str) -> LlmError {
+async fn error_from_response(
+    response: reqwest::Response,
+    deadline: Instant,
+    model_id: &str,
+) -> LlmError {
     let status = response.status();
     let retry_after = parse_retry_after(response.headers());
     let mut body = BytesMut::new();
@@ -229,7 +272,13 @@ pub(crate) struct BodyReader {
 }
 
 impl BodyReader {
-    fn new(response: reqwest::Response, attempt_started: Instant, total_deadline: Instant, t: &Timeouts, cap: usize) -> Self {
+    fn new(
+        response: reqwest::Response,
+        attempt_started: Instant,
+        total_deadline: Instant,
+        t: &Timeouts,
+        cap: usize,
+    ) -> Self {
         Self {
             stream: Box::pin(response.bytes_stream()),
             buf: BytesMut::new(),
@@ -300,7 +349,9 @@ impl BodyReader {
                 self.got_first_chunk = true;
                 self.received = self.received.saturating_add(chunk.len());
                 if self.received > self.cap {
-                    return Err(LlmError::MalformedResponse { what: format!("response too large (over {} bytes)", self.cap) });
+                    return Err(LlmError::MalformedResponse {
+                        what: format!("response too large (over {} bytes)", self.cap),
+                    });
                 }
                 Ok(Some(chunk))
             }
@@ -309,7 +360,9 @@ impl BodyReader {
 }
 
 fn to_string(bytes: Bytes) -> Result<String, LlmError> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| LlmError::MalformedResponse { what: "a line is not valid UTF-8".into() })
+    String::from_utf8(bytes.to_vec()).map_err(|_| LlmError::MalformedResponse {
+        what: "a line is not valid UTF-8".into(),
+    })
 }
 
 #[cfg(test)]
@@ -322,11 +375,23 @@ mod tests {
         let a = Url::parse("http://127.0.0.1:8080/v1").unwrap();
         let b = Url::parse("http://127.0.0.1:8080/v1/").unwrap();
         let c = Url::parse("http://127.0.0.1:11434").unwrap();
-        assert_eq!(join_url(&a, "chat/completions").as_str(), "http://127.0.0.1:8080/v1/chat/completions");
-        assert_eq!(join_url(&b, "/chat/completions").as_str(), "http://127.0.0.1:8080/v1/chat/completions");
-        assert_eq!(join_url(&c, "api/chat").as_str(), "http://127.0.0.1:11434/api/chat");
+        assert_eq!(
+            join_url(&a, "chat/completions").as_str(),
+            "http://127.0.0.1:8080/v1/chat/completions"
+        );
+        assert_eq!(
+            join_url(&b, "/chat/completions").as_str(),
+            "http://127.0.0.1:8080/v1/chat/completions"
+        );
+        assert_eq!(
+            join_url(&c, "api/chat").as_str(),
+            "http://127.0.0.1:11434/api/chat"
+        );
         let q = Url::parse("https://h/openai/v1?api-version=2").unwrap();
-        assert_eq!(join_url(&q, "models").as_str(), "https://h/openai/v1/models?api-version=2");
+        assert_eq!(
+            join_url(&q, "models").as_str(),
+            "https://h/openai/v1/models?api-version=2"
+        );
     }
 
     #[test]
@@ -336,7 +401,10 @@ mod tests {
         let key = SecretString::from("sk-test-123");
         let extra = vec![("x-org".to_owned(), SecretString::from("org-1"))];
         let h = build_headers(Some(&key), &extra).unwrap();
-        assert_eq!(h.get(AUTHORIZATION).unwrap().to_str().unwrap(), "Bearer sk-test-123");
+        assert_eq!(
+            h.get(AUTHORIZATION).unwrap().to_str().unwrap(),
+            "Bearer sk-test-123"
+        );
         assert!(h.get(AUTHORIZATION).unwrap().is_sensitive());
         assert!(h.get("x-org").unwrap().is_sensitive());
         assert!(!format!("{h:?}").contains("sk-test-123"));
@@ -352,8 +420,14 @@ mod tests {
         let future = (chrono::Utc::now() + chrono::Duration::seconds(90)).to_rfc2822();
         h.insert(RETRY_AFTER, HeaderValue::from_str(&future).unwrap());
         let d = parse_retry_after(&h).unwrap();
-        assert!(d > Duration::from_secs(80) && d <= Duration::from_secs(90), "{d:?}");
-        h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert!(
+            d > Duration::from_secs(80) && d <= Duration::from_secs(90),
+            "{d:?}"
+        );
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(parse_retry_after(&h), Some(Duration::ZERO));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(parse_retry_after(&h), None);
@@ -362,7 +436,10 @@ mod tests {
     #[test]
     fn egress_denied_is_found_in_the_chain_and_inside_io_errors() {
         use crate::egress::EgressRule;
-        let denied = EgressDenied { rule: EgressRule::Metadata, target: "169.254.169.254:80".into() };
+        let denied = EgressDenied {
+            rule: EgressRule::Metadata,
+            target: "169.254.169.254:80".into(),
+        };
         let io = std::io::Error::other(denied.clone());
         assert_eq!(egress_denied_in(&io), Some(denied.clone()));
         assert_eq!(egress_denied_in(&denied), Some(denied));

@@ -6,12 +6,16 @@
 //! the requests it caused. Shared by the `llm_*` test files; not every file uses every helper.
 #![allow(dead_code)]
 
+pub mod sse;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use handshake_core::registry::{OpenAiCompatOptions, ProviderEndpoint, ProviderKind, ProviderTier, Timeouts};
+use handshake_core::registry::{
+    OpenAiCompatOptions, ProviderEndpoint, ProviderKind, ProviderTier, Timeouts,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -27,7 +31,10 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -48,19 +55,25 @@ impl LoopbackServer {
         F: Fn(Recorded, usize, TcpStream) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let requests = Arc::new(Mutex::new(Vec::new()));
         let handler = Arc::new(handler);
         let recorded = requests.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut sock, _)) = listener.accept().await else { return };
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
                 sock.set_nodelay(true).ok();
                 let handler = handler.clone();
                 let recorded = recorded.clone();
                 tokio::spawn(async move {
-                    let Some(req) = read_request(&mut sock).await else { return };
+                    let Some(req) = read_request(&mut sock).await else {
+                        return;
+                    };
                     let index = {
                         let mut all = recorded.lock().expect("lock");
                         all.push(req.clone());
@@ -70,7 +83,11 @@ impl LoopbackServer {
                 });
             }
         });
-        Self { addr, requests, task }
+        Self {
+            addr,
+            requests,
+            task,
+        }
     }
 
     pub fn url(&self, path: &str) -> url::Url {
@@ -110,8 +127,11 @@ async fn read_request(sock: &mut TcpStream) -> Option<Recorded> {
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    let length: usize =
-        headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
     let mut body = buf[head_end..].to_vec();
     while body.len() < length {
         let n = sock.read(&mut chunk).await.ok()?;
@@ -120,11 +140,22 @@ async fn read_request(sock: &mut TcpStream) -> Option<Recorded> {
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    Some(Recorded { method, path, headers, body })
+    Some(Recorded {
+        method,
+        path,
+        headers,
+        body,
+    })
 }
 
 /// A whole response with a Content-Length.
-pub async fn respond(sock: &mut TcpStream, status: &str, extra_headers: &str, content_type: &str, body: &[u8]) {
+pub async fn respond(
+    sock: &mut TcpStream,
+    status: &str,
+    extra_headers: &str,
+    content_type: &str,
+    body: &[u8],
+) {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra_headers}Connection: close\r\n\r\n",
         body.len()
@@ -145,7 +176,8 @@ pub async fn start_chunked(sock: &mut TcpStream, content_type: &str) {
 
 /// One chunk of a chunked body, flushed (one TCP write with TCP_NODELAY).
 pub async fn chunk(sock: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
-    sock.write_all(format!("{:x}\r\n", data.len()).as_bytes()).await?;
+    sock.write_all(format!("{:x}\r\n", data.len()).as_bytes())
+        .await?;
     sock.write_all(data).await?;
     sock.write_all(b"\r\n").await?;
     sock.flush().await
@@ -184,7 +216,12 @@ pub async fn wait_for_close(sock: &mut TcpStream, limit: Duration) -> bool {
 
 /// Timeouts short enough for tests.
 pub fn test_timeouts() -> Timeouts {
-    Timeouts { connect_ms: 2_000, first_byte_ms: 3_000, idle_ms: 1_000, total_ms: 10_000 }
+    Timeouts {
+        connect_ms: 2_000,
+        first_byte_ms: 3_000,
+        idle_ms: 1_000,
+        total_ms: 10_000,
+    }
 }
 
 /// A plain client as the registry would build it, without the egress resolver.
@@ -198,7 +235,12 @@ pub fn plain_http(t: &Timeouts) -> reqwest::Client {
         .expect("client")
 }
 
-pub fn endpoint(kind: ProviderKind, provider_id: &str, base_url: url::Url, api_key: Option<&str>) -> ProviderEndpoint {
+pub fn endpoint(
+    kind: ProviderKind,
+    provider_id: &str,
+    base_url: url::Url,
+    api_key: Option<&str>,
+) -> ProviderEndpoint {
     let timeouts = test_timeouts();
     ProviderEndpoint {
         provider_id: provider_id.to_owned(),

@@ -11,13 +11,19 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use serde::Serialize;
 
-use super::translate::{context_length, is_cloud_model, num_ctx_for, to_wire_request, OllamaDecoder, DEFAULT_NUM_CTX_CAP};
+use super::translate::{
+    context_length, is_cloud_model, num_ctx_for, to_wire_request, OllamaDecoder,
+    DEFAULT_NUM_CTX_CAP,
+};
 use super::wire::{ChatChunk, KeepAlive, LoadRequest, ShowRequest, ShowResponse, TagsResponse};
 use crate::llm::budget::Budget;
 use crate::llm::driver::{collect, drive, json_error, model_name};
 use crate::llm::retry::RetryPolicy;
 use crate::llm::transport::{build_headers, join_url, start, CallContext};
-use crate::llm::{CompletionRequest, CompletionResponse, CompletionStream, FinishReason, LlmClient, LlmError, ModelProfile};
+use crate::llm::{
+    CompletionRequest, CompletionResponse, CompletionStream, FinishReason, LlmClient, LlmError,
+    ModelProfile,
+};
 use crate::registry::{ProviderEndpoint, ProviderTier};
 
 /// What `/api/show` says about a model.
@@ -56,13 +62,23 @@ impl OllamaClient {
     }
 
     /// A client whose context length is already known (or unknown: `None`), without any I/O.
-    pub fn with_context_length(endpoint: ProviderEndpoint, model_name: &str, context_length: Option<u32>) -> Result<Self, LlmError> {
+    pub fn with_context_length(
+        endpoint: ProviderEndpoint,
+        model_name: &str,
+        context_length: Option<u32>,
+    ) -> Result<Self, LlmError> {
         if model_name.trim().is_empty() {
-            return Err(LlmError::InvalidRequest { reason: "the model name is empty".into() });
+            return Err(LlmError::InvalidRequest {
+                reason: "the model name is empty".into(),
+            });
         }
         let headers = build_headers(endpoint.api_key.as_ref(), &endpoint.extra_headers)?;
         // A `:cloud` model runs on Ollama's servers even though the daemon is local.
-        let tier = if is_cloud_model(model_name) { ProviderTier::Cloud } else { endpoint.tier };
+        let tier = if is_cloud_model(model_name) {
+            ProviderTier::Cloud
+        } else {
+            endpoint.tier
+        };
         let profile = ModelProfile {
             model_id: format!("{}/{}", endpoint.provider_id, model_name),
             provider_id: endpoint.provider_id.clone(),
@@ -93,7 +109,8 @@ impl OllamaClient {
     /// How long the daemon keeps the model loaded after each call (`None`: the daemon's default,
     /// five minutes). Sent as `keep_alive` with every completion and `load`.
     pub fn with_keep_alive(mut self, keep_alive: Option<Duration>) -> Self {
-        self.keep_alive = keep_alive.map(|d| KeepAlive(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)));
+        self.keep_alive =
+            keep_alive.map(|d| KeepAlive(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)));
         self
     }
 
@@ -122,8 +139,11 @@ impl OllamaClient {
 
     /// `/api/show` for this client's model.
     pub async fn show(&self) -> Result<OllamaModelInfo, LlmError> {
-        let body = self.call_json("api/show", &ShowRequest { model: &self.model }).await?;
-        let show: ShowResponse = serde_json::from_slice(&body).map_err(|e| json_error("the /api/show answer", &e))?;
+        let body = self
+            .call_json("api/show", &ShowRequest { model: &self.model })
+            .await?;
+        let show: ShowResponse =
+            serde_json::from_slice(&body).map_err(|e| json_error("the /api/show answer", &e))?;
         let details = show.details.as_ref();
         Ok(OllamaModelInfo {
             name: self.model.clone(),
@@ -139,10 +159,21 @@ impl OllamaClient {
     pub async fn list_models(&self) -> Result<Vec<String>, LlmError> {
         let url = join_url(&self.endpoint.base_url, "api/tags");
         let ctx = self.call_context();
-        let reader = start(&ctx, || self.endpoint.http.get(url.clone()).headers(self.headers.clone())).await?;
+        let reader = start(&ctx, || {
+            self.endpoint
+                .http
+                .get(url.clone())
+                .headers(self.headers.clone())
+        })
+        .await?;
         let body = reader.read_all().await?;
-        let tags: TagsResponse = serde_json::from_slice(&body).map_err(|e| json_error("the /api/tags answer", &e))?;
-        Ok(tags.models.into_iter().filter_map(|m| m.name.or(m.model)).collect())
+        let tags: TagsResponse =
+            serde_json::from_slice(&body).map_err(|e| json_error("the /api/tags answer", &e))?;
+        Ok(tags
+            .models
+            .into_iter()
+            .filter_map(|m| m.name.or(m.model))
+            .collect())
     }
 
     /// Loads the model into memory (a generate call with no prompt), kept per `keep_alive`.
@@ -151,7 +182,9 @@ impl OllamaClient {
         let done = self.load_request(self.keep_alive).await?;
         match done {
             FinishReason::Load | FinishReason::Stop => Ok(()),
-            other => Err(LlmError::MalformedResponse { what: format!("load answered done_reason {other:?}") }),
+            other => Err(LlmError::MalformedResponse {
+                what: format!("load answered done_reason {other:?}"),
+            }),
         }
     }
 
@@ -160,25 +193,47 @@ impl OllamaClient {
         let done = self.load_request(Some(KeepAlive(0))).await?;
         match done {
             FinishReason::Unload | FinishReason::Stop => Ok(()),
-            other => Err(LlmError::MalformedResponse { what: format!("unload answered done_reason {other:?}") }),
+            other => Err(LlmError::MalformedResponse {
+                what: format!("unload answered done_reason {other:?}"),
+            }),
         }
     }
 
     async fn load_request(&self, keep_alive: Option<KeepAlive>) -> Result<FinishReason, LlmError> {
-        let body = self.call_json("api/generate", &LoadRequest { model: &self.model, stream: false, keep_alive }).await?;
-        let chunk: ChatChunk = serde_json::from_slice(&body).map_err(|e| json_error("the /api/generate answer", &e))?;
+        let body = self
+            .call_json(
+                "api/generate",
+                &LoadRequest {
+                    model: &self.model,
+                    stream: false,
+                    keep_alive,
+                },
+            )
+            .await?;
+        let chunk: ChatChunk = serde_json::from_slice(&body)
+            .map_err(|e| json_error("the /api/generate answer", &e))?;
         if let Some(error) = chunk.error {
-            let message = crate::llm::redact::message_of(&error).map(|m| crate::llm::redact::scrub(&m)).unwrap_or_default();
-            return Err(LlmError::Provider { status: 200, message });
+            let message = crate::llm::redact::message_of(&error)
+                .map(|m| crate::llm::redact::scrub(&m))
+                .unwrap_or_default();
+            return Err(LlmError::Provider {
+                status: 200,
+                message,
+            });
         }
         if !chunk.done {
-            return Err(LlmError::MalformedResponse { what: "the /api/generate answer is not done".into() });
+            return Err(LlmError::MalformedResponse {
+                what: "the /api/generate answer is not done".into(),
+            });
         }
-        Ok(super::translate::finish_reason(chunk.done_reason.as_deref()))
+        Ok(super::translate::finish_reason(
+            chunk.done_reason.as_deref(),
+        ))
     }
 
     async fn call_json<T: Serialize>(&self, path: &str, body: &T) -> Result<Bytes, LlmError> {
-        let body = Bytes::from(serde_json::to_vec(body).map_err(|e| json_error("the request", &e))?);
+        let body =
+            Bytes::from(serde_json::to_vec(body).map_err(|e| json_error("the request", &e))?);
         let url = join_url(&self.endpoint.base_url, path);
         let ctx = self.call_context();
         let reader = start(&ctx, || self.post(&url, body.clone())).await?;
@@ -214,11 +269,15 @@ impl LlmClient for OllamaClient {
     }
 
     #[tracing::instrument(skip_all, fields(trace_id = %req.trace_id, model_id = %self.profile.model_id))]
-    async fn completion_stream(&self, req: CompletionRequest) -> Result<CompletionStream, LlmError> {
+    async fn completion_stream(
+        &self,
+        req: CompletionRequest,
+    ) -> Result<CompletionStream, LlmError> {
         req.validate()?;
         let model = model_name(&req.model_id, &self.endpoint.provider_id, &self.model)?;
         let wire = to_wire_request(&req, model, self.num_ctx, self.keep_alive);
-        let body = Bytes::from(serde_json::to_vec(&wire).map_err(|e| json_error("the request", &e))?);
+        let body =
+            Bytes::from(serde_json::to_vec(&wire).map_err(|e| json_error("the request", &e))?);
         let url = join_url(&self.endpoint.base_url, "api/chat");
         let ctx = self.call_context();
         let reader = start(&ctx, || self.post(&url, body.clone())).await?;

@@ -25,7 +25,9 @@ pub(crate) fn num_ctx_for(context_length: Option<u32>, cap: u32) -> Option<u32> 
 /// `kimi-k2:1t-cloud`, `deepseek-v3.1:671b-cloud`, `qwen3-coder:cloud`): the local daemon
 /// forwards those to Ollama's servers, so they are cloud tier whatever the endpoint says.
 pub fn is_cloud_model(name: &str) -> bool {
-    let Some((_, tag)) = name.rsplit_once(':') else { return false };
+    let Some((_, tag)) = name.rsplit_once(':') else {
+        return false;
+    };
     let tag = tag.to_ascii_lowercase();
     tag == "cloud" || tag.ends_with("-cloud")
 }
@@ -34,12 +36,23 @@ pub fn is_cloud_model(name: &str) -> bool {
 /// or any `*.context_length` when the architecture key is missing.
 pub(crate) fn context_length(show: &ShowResponse) -> Option<u32> {
     let as_u32 = |v: &Value| v.as_u64().and_then(|n| u32::try_from(n).ok());
-    if let Some(arch) = show.model_info.get("general.architecture").and_then(Value::as_str) {
-        if let Some(n) = show.model_info.get(&format!("{arch}.context_length")).and_then(as_u32) {
+    if let Some(arch) = show
+        .model_info
+        .get("general.architecture")
+        .and_then(Value::as_str)
+    {
+        if let Some(n) = show
+            .model_info
+            .get(&format!("{arch}.context_length"))
+            .and_then(as_u32)
+        {
             return Some(n);
         }
     }
-    show.model_info.iter().find(|(k, _)| k.ends_with(".context_length")).and_then(|(_, v)| as_u32(v))
+    show.model_info
+        .iter()
+        .find(|(k, _)| k.ends_with(".context_length"))
+        .and_then(|(_, v)| as_u32(v))
 }
 
 /// The `/api/chat` body for a request: the prompt as one user message, the budget as
@@ -52,7 +65,10 @@ pub(crate) fn to_wire_request<'a>(
 ) -> ChatRequest<'a> {
     ChatRequest {
         model,
-        messages: vec![Message { role: "user", content: &req.prompt }],
+        messages: vec![Message {
+            role: "user",
+            content: &req.prompt,
+        }],
         stream: true,
         options: Options {
             num_predict: req.max_tokens,
@@ -72,7 +88,10 @@ pub(crate) fn finish_reason(done_reason: Option<&str>) -> FinishReason {
         "unload" => FinishReason::Unload,
         "stop" => FinishReason::Stop,
         other => {
-            tracing::debug!(done_reason = other, "unknown Ollama done_reason, treated as stop");
+            tracing::debug!(
+                done_reason = other,
+                "unknown Ollama done_reason, treated as stop"
+            );
             FinishReason::Stop
         }
     }
@@ -86,7 +105,8 @@ pub(crate) fn prompt_truncated(prompt_eval_count: Option<u32>, num_ctx: Option<u
 
 /// Parses one NDJSON line; an `{"error": ..}` line is an error.
 pub(crate) fn parse_line(line: &str) -> Result<ChatChunk, LlmError> {
-    let chunk: ChatChunk = serde_json::from_str(line).map_err(|e| json_error("an Ollama line", &e))?;
+    let chunk: ChatChunk =
+        serde_json::from_str(line).map_err(|e| json_error("an Ollama line", &e))?;
     if let Some(error) = &chunk.error {
         return Err(stream_error(error));
     }
@@ -95,8 +115,13 @@ pub(crate) fn parse_line(line: &str) -> Result<ChatChunk, LlmError> {
 
 /// An error line inside a 200 stream. Its text is the provider's, scrubbed.
 fn stream_error(error: &Value) -> LlmError {
-    let message = redact::message_of(error).map(|m| redact::scrub(&m)).unwrap_or_else(|| "unspecified error".into());
-    LlmError::Provider { status: 200, message }
+    let message = redact::message_of(error)
+        .map(|m| redact::scrub(&m))
+        .unwrap_or_else(|| "unspecified error".into());
+    LlmError::Provider {
+        status: 200,
+        message,
+    }
 }
 
 /// Decodes an `/api/chat` NDJSON stream into [`StreamEvent`]s.
@@ -111,14 +136,24 @@ pub(crate) struct OllamaDecoder {
 
 impl OllamaDecoder {
     pub(crate) fn new(provider_id: &str, model: &str, num_ctx: Option<u32>) -> Self {
-        Self { provider_id: provider_id.to_owned(), requested_model: model.to_owned(), num_ctx, started: false, done: false }
+        Self {
+            provider_id: provider_id.to_owned(),
+            requested_model: model.to_owned(),
+            num_ctx,
+            started: false,
+            done: false,
+        }
     }
 
     fn start(&mut self, model: Option<&str>, out: &mut Vec<StreamEvent>) {
         if !self.started {
             self.started = true;
-            let model = model.filter(|m| !m.is_empty()).unwrap_or(&self.requested_model);
-            out.push(StreamEvent::Started { model_id: format!("{}/{}", self.provider_id, model) });
+            let model = model
+                .filter(|m| !m.is_empty())
+                .unwrap_or(&self.requested_model);
+            out.push(StreamEvent::Started {
+                model_id: format!("{}/{}", self.provider_id, model),
+            });
         }
     }
 }
@@ -129,18 +164,27 @@ impl Decoder for OllamaDecoder {
             return Ok(Vec::new());
         }
         if self.done {
-            return Err(LlmError::MalformedResponse { what: "data after the final Ollama line".into() });
+            return Err(LlmError::MalformedResponse {
+                what: "data after the final Ollama line".into(),
+            });
         }
         let chunk = parse_line(line)?;
         let mut out = Vec::new();
         self.start(chunk.model.as_deref(), &mut out);
-        let text = chunk.message.map(|m| m.content).or(chunk.response).unwrap_or_default();
+        let text = chunk
+            .message
+            .map(|m| m.content)
+            .or(chunk.response)
+            .unwrap_or_default();
         if !text.is_empty() {
             out.push(StreamEvent::Text { delta: text });
         }
         if chunk.done {
             self.done = true;
-            let usage = TokenUsage { prompt_tokens: chunk.prompt_eval_count, completion_tokens: chunk.eval_count };
+            let usage = TokenUsage {
+                prompt_tokens: chunk.prompt_eval_count,
+                completion_tokens: chunk.eval_count,
+            };
             if usage != TokenUsage::default() {
                 out.push(StreamEvent::Usage { usage });
             }
@@ -160,7 +204,9 @@ impl Decoder for OllamaDecoder {
         if self.done {
             Ok(Vec::new())
         } else {
-            Err(LlmError::MalformedResponse { what: "the Ollama stream ended before its final (done) line".into() })
+            Err(LlmError::MalformedResponse {
+                what: "the Ollama stream ended before its final (done) line".into(),
+            })
         }
     }
 }
@@ -194,7 +240,13 @@ mod tests {
     #[test]
     fn request_body_matches_the_wire_format() {
         let req = request();
-        let body = serde_json::to_value(to_wire_request(&req, "gemma3:270m", Some(2048), Some(KeepAlive(300)))).unwrap();
+        let body = serde_json::to_value(to_wire_request(
+            &req,
+            "gemma3:270m",
+            Some(2048),
+            Some(KeepAlive(300)),
+        ))
+        .unwrap();
         assert_eq!(
             body,
             serde_json::json!({
@@ -205,7 +257,11 @@ mod tests {
                 "keep_alive": 300
             })
         );
-        let bare = CompletionRequest { max_tokens: None, stop_sequences: vec![], ..request() };
+        let bare = CompletionRequest {
+            max_tokens: None,
+            stop_sequences: vec![],
+            ..request()
+        };
         let body = serde_json::to_value(to_wire_request(&bare, "m", None, None)).unwrap();
         assert_eq!(body["options"], serde_json::json!({"temperature": 0.2f32}));
         assert!(body.get("keep_alive").is_none());
@@ -222,11 +278,23 @@ mod tests {
         assert_eq!(
             events,
             vec![
-                StreamEvent::Started { model_id: "oll/gemma3:270m".into() },
-                StreamEvent::Text { delta: "Hel".into() },
+                StreamEvent::Started {
+                    model_id: "oll/gemma3:270m".into()
+                },
+                StreamEvent::Text {
+                    delta: "Hel".into()
+                },
                 StreamEvent::Text { delta: "lo".into() },
-                StreamEvent::Usage { usage: TokenUsage { prompt_tokens: Some(12), completion_tokens: Some(2) } },
-                StreamEvent::Finished { finish_reason: FinishReason::Length, prompt_truncated: false },
+                StreamEvent::Usage {
+                    usage: TokenUsage {
+                        prompt_tokens: Some(12),
+                        completion_tokens: Some(2)
+                    }
+                },
+                StreamEvent::Finished {
+                    finish_reason: FinishReason::Length,
+                    prompt_truncated: false
+                },
             ]
         );
     }
@@ -234,13 +302,24 @@ mod tests {
     #[test]
     fn missing_prompt_eval_count_is_unknown_not_zero() {
         let events = feed_all(&[r#"{"model":"m","message":{"content":"x"},"done":true,"done_reason":"stop","eval_count":1}"#]).unwrap();
-        assert!(events.contains(&StreamEvent::Usage { usage: TokenUsage { prompt_tokens: None, completion_tokens: Some(1) } }));
+        assert!(events.contains(&StreamEvent::Usage {
+            usage: TokenUsage {
+                prompt_tokens: None,
+                completion_tokens: Some(1)
+            }
+        }));
     }
 
     #[test]
     fn a_prompt_filling_num_ctx_is_reported_truncated() {
         let events = feed_all(&[r#"{"model":"m","done":true,"done_reason":"stop","prompt_eval_count":2048,"eval_count":3}"#]).unwrap();
-        assert!(matches!(events.last(), Some(StreamEvent::Finished { prompt_truncated: true, .. })));
+        assert!(matches!(
+            events.last(),
+            Some(StreamEvent::Finished {
+                prompt_truncated: true,
+                ..
+            })
+        ));
         assert!(!prompt_truncated(Some(2047), Some(2048)));
         assert!(!prompt_truncated(None, Some(2048)));
         assert!(!prompt_truncated(Some(5000), None));
@@ -262,22 +341,38 @@ mod tests {
             r#"{"error":"an error was encountered while running the model: CUDA out of memory"}"#,
         ])
         .unwrap_err();
-        assert!(matches!(err, LlmError::Provider { status: 200, ref message } if message.contains("out of memory")), "{err:?}");
+        assert!(
+            matches!(err, LlmError::Provider { status: 200, ref message } if message.contains("out of memory")),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn a_stream_without_its_done_line_is_malformed() {
-        let err = feed_all(&[r#"{"model":"m","message":{"content":"a"},"done":false}"#]).unwrap_err();
+        let err =
+            feed_all(&[r#"{"model":"m","message":{"content":"a"},"done":false}"#]).unwrap_err();
         assert!(matches!(err, LlmError::MalformedResponse { .. }));
-        assert!(matches!(feed_all(&["not json"]), Err(LlmError::MalformedResponse { .. })));
+        assert!(matches!(
+            feed_all(&["not json"]),
+            Err(LlmError::MalformedResponse { .. })
+        ));
     }
 
     #[test]
     fn cloud_tags_are_recognised() {
-        for cloud in ["gpt-oss:120b-cloud", "qwen3-coder:cloud", "kimi-k2:1t-CLOUD"] {
+        for cloud in [
+            "gpt-oss:120b-cloud",
+            "qwen3-coder:cloud",
+            "kimi-k2:1t-CLOUD",
+        ] {
             assert!(is_cloud_model(cloud), "{cloud}");
         }
-        for local in ["gemma3:270m", "cloud-model", "hf.co/org/cloudy:Q4_K_M", "mycloud:latest"] {
+        for local in [
+            "gemma3:270m",
+            "cloud-model",
+            "hf.co/org/cloudy:Q4_K_M",
+            "mycloud:latest",
+        ] {
             assert!(!is_cloud_model(local), "{local}");
         }
     }
@@ -289,10 +384,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(context_length(&show), Some(32768));
-        let fallback: ShowResponse = serde_json::from_str(r#"{"model_info":{"llama.context_length":8192}}"#).unwrap();
+        let fallback: ShowResponse =
+            serde_json::from_str(r#"{"model_info":{"llama.context_length":8192}}"#).unwrap();
         assert_eq!(context_length(&fallback), Some(8192));
         assert_eq!(context_length(&ShowResponse::default()), None);
-        assert_eq!(num_ctx_for(Some(131_072), DEFAULT_NUM_CTX_CAP), Some(32_768));
+        assert_eq!(
+            num_ctx_for(Some(131_072), DEFAULT_NUM_CTX_CAP),
+            Some(32_768)
+        );
         assert_eq!(num_ctx_for(Some(2048), DEFAULT_NUM_CTX_CAP), Some(2048));
     }
 }

@@ -16,7 +16,9 @@ use crate::llm::budget::Budget;
 use crate::llm::driver::{collect, drive, json_error, model_name};
 use crate::llm::retry::RetryPolicy;
 use crate::llm::transport::{build_headers, join_url, start, CallContext};
-use crate::llm::{CompletionRequest, CompletionResponse, CompletionStream, LlmClient, LlmError, ModelProfile};
+use crate::llm::{
+    CompletionRequest, CompletionResponse, CompletionStream, LlmClient, LlmError, ModelProfile,
+};
 use crate::registry::ProviderEndpoint;
 
 /// An [`LlmClient`] for one model on an OpenAI-compatible server.
@@ -35,7 +37,9 @@ impl OpenAiCompatClient {
     /// set with [`OpenAiCompatClient::with_limits`].
     pub fn new(endpoint: ProviderEndpoint, model_name: &str) -> Result<Self, LlmError> {
         if model_name.trim().is_empty() {
-            return Err(LlmError::InvalidRequest { reason: "the model name is empty".into() });
+            return Err(LlmError::InvalidRequest {
+                reason: "the model name is empty".into(),
+            });
         }
         let headers = build_headers(endpoint.api_key.as_ref(), &endpoint.extra_headers)?;
         let profile = ModelProfile {
@@ -45,11 +49,21 @@ impl OpenAiCompatClient {
             context_window: None,
             max_output_tokens: None,
         };
-        Ok(Self { endpoint, model: model_name.to_owned(), profile, headers, retry: RetryPolicy::default() })
+        Ok(Self {
+            endpoint,
+            model: model_name.to_owned(),
+            profile,
+            headers,
+            retry: RetryPolicy::default(),
+        })
     }
 
     /// Sets the profile's context window and output limit, where the registry knows them.
-    pub fn with_limits(mut self, context_window: Option<u32>, max_output_tokens: Option<u32>) -> Self {
+    pub fn with_limits(
+        mut self,
+        context_window: Option<u32>,
+        max_output_tokens: Option<u32>,
+    ) -> Self {
         self.profile.context_window = context_window;
         self.profile.max_output_tokens = max_output_tokens;
         self
@@ -71,7 +85,13 @@ impl OpenAiCompatClient {
     pub async fn list_models(&self) -> Result<Vec<String>, LlmError> {
         let url = join_url(&self.endpoint.base_url, "models");
         let ctx = self.call_context();
-        let reader = start(&ctx, || self.endpoint.http.get(url.clone()).headers(self.headers.clone())).await?;
+        let reader = start(&ctx, || {
+            self.endpoint
+                .http
+                .get(url.clone())
+                .headers(self.headers.clone())
+        })
+        .await?;
         parse_model_list(&reader.read_all().await?)
     }
 
@@ -95,11 +115,15 @@ impl LlmClient for OpenAiCompatClient {
     }
 
     #[tracing::instrument(skip_all, fields(trace_id = %req.trace_id, model_id = %self.profile.model_id))]
-    async fn completion_stream(&self, req: CompletionRequest) -> Result<CompletionStream, LlmError> {
+    async fn completion_stream(
+        &self,
+        req: CompletionRequest,
+    ) -> Result<CompletionStream, LlmError> {
         req.validate()?;
         let model = model_name(&req.model_id, &self.endpoint.provider_id, &self.model)?;
         let wire = to_wire_request(&req, model, &self.endpoint.openai);
-        let body = Bytes::from(serde_json::to_vec(&wire).map_err(|e| json_error("the request", &e))?);
+        let body =
+            Bytes::from(serde_json::to_vec(&wire).map_err(|e| json_error("the request", &e))?);
         let url = join_url(&self.endpoint.base_url, "chat/completions");
         let ctx = self.call_context();
         let reader = start(&ctx, || {

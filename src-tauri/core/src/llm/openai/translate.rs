@@ -23,20 +23,29 @@ use crate::llm::{redact, CompletionRequest, FinishReason, LlmError, StreamEvent,
 use crate::registry::{MaxTokensField, OpenAiCompatOptions};
 
 /// The `/chat/completions` body for a request.
-pub(crate) fn to_wire_request<'a>(req: &'a CompletionRequest, model: &'a str, options: &OpenAiCompatOptions) -> ChatRequest<'a> {
+pub(crate) fn to_wire_request<'a>(
+    req: &'a CompletionRequest,
+    model: &'a str,
+    options: &OpenAiCompatOptions,
+) -> ChatRequest<'a> {
     let (max_tokens, max_completion_tokens) = match options.max_tokens_field {
         MaxTokensField::MaxTokens => (req.max_tokens, None),
         MaxTokensField::MaxCompletionTokens => (None, req.max_tokens),
     };
     ChatRequest {
         model,
-        messages: vec![Message { role: "user", content: &req.prompt }],
+        messages: vec![Message {
+            role: "user",
+            content: &req.prompt,
+        }],
         stream: true,
         max_tokens,
         max_completion_tokens,
         temperature: req.temperature,
         stop: &req.stop_sequences,
-        stream_options: options.stream_include_usage.then_some(StreamOptions { include_usage: true }),
+        stream_options: options.stream_include_usage.then_some(StreamOptions {
+            include_usage: true,
+        }),
     }
 }
 
@@ -50,10 +59,16 @@ pub(crate) fn finish_reason(raw: Option<&str>) -> Result<Option<FinishReason>, L
         "content_filter" => FinishReason::ContentFilter,
         "tool_calls" | "function_call" => FinishReason::ToolCalls,
         "error" => {
-            return Err(LlmError::Provider { status: 200, message: "the provider ended the stream with finish_reason \"error\"".into() })
+            return Err(LlmError::Provider {
+                status: 200,
+                message: "the provider ended the stream with finish_reason \"error\"".into(),
+            })
         }
         other => {
-            tracing::debug!(finish_reason = other, "unknown finish_reason, treated as stop");
+            tracing::debug!(
+                finish_reason = other,
+                "unknown finish_reason, treated as stop"
+            );
             FinishReason::Stop
         }
     }))
@@ -61,22 +76,37 @@ pub(crate) fn finish_reason(raw: Option<&str>) -> Result<Option<FinishReason>, L
 
 /// The model ids in a `/models` answer, whatever its shape.
 pub(crate) fn parse_model_list(body: &[u8]) -> Result<Vec<String>, LlmError> {
-    let list: ModelList = serde_json::from_slice(body).map_err(|e| json_error("the model list", &e))?;
+    let list: ModelList =
+        serde_json::from_slice(body).map_err(|e| json_error("the model list", &e))?;
     let entries = match list {
         ModelList::Data { data } => data,
         ModelList::Models { models } => models,
         ModelList::Bare(entries) => entries,
     };
-    Ok(entries.into_iter().filter_map(|e| e.id.or(e.model).or(e.name)).collect())
+    Ok(entries
+        .into_iter()
+        .filter_map(|e| e.id.or(e.model).or(e.name))
+        .collect())
 }
 
 /// An error object found inside a 200 stream.
 fn stream_error(error: &Value, model_id: &str) -> LlmError {
-    let message = redact::message_of(error).map(|m| redact::scrub(&m)).unwrap_or_else(|| "unspecified error".into());
-    let code = error.get("code").and_then(|c| c.as_u64().or_else(|| c.as_str().and_then(|s| s.parse().ok())));
-    match code.and_then(|c| u16::try_from(c).ok()).filter(|c| (400..600).contains(c)) {
+    let message = redact::message_of(error)
+        .map(|m| redact::scrub(&m))
+        .unwrap_or_else(|| "unspecified error".into());
+    let code = error.get("code").and_then(|c| {
+        c.as_u64()
+            .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
+    });
+    match code
+        .and_then(|c| u16::try_from(c).ok())
+        .filter(|c| (400..600).contains(c))
+    {
         Some(status) => LlmError::from_http_status(status, message, None, model_id),
-        None => LlmError::Provider { status: 200, message },
+        None => LlmError::Provider {
+            status: 200,
+            message,
+        },
     }
 }
 
@@ -118,8 +148,12 @@ impl SseDecoder {
     fn start(&mut self, model: Option<&str>, out: &mut Vec<StreamEvent>) {
         if !self.started {
             self.started = true;
-            let model = model.filter(|m| !m.is_empty()).unwrap_or(&self.requested_model);
-            out.push(StreamEvent::Started { model_id: format!("{}/{}", self.provider_id, model) });
+            let model = model
+                .filter(|m| !m.is_empty())
+                .unwrap_or(&self.requested_model);
+            out.push(StreamEvent::Started {
+                model_id: format!("{}/{}", self.provider_id, model),
+            });
         }
     }
 
@@ -134,18 +168,27 @@ impl SseDecoder {
             self.end(out);
             return Ok(());
         }
-        let value: Value = serde_json::from_str(data).map_err(|e| json_error("an SSE data payload", &e))?;
+        let value: Value =
+            serde_json::from_str(data).map_err(|e| json_error("an SSE data payload", &e))?;
         if event.as_deref() == Some("error") {
-            return Err(stream_error(value.get("error").unwrap_or(&value), &self.model_id()));
+            return Err(stream_error(
+                value.get("error").unwrap_or(&value),
+                &self.model_id(),
+            ));
         }
-        let chunk: ChatChunk = serde_json::from_value(value).map_err(|e| json_error("a chat completion chunk", &e))?;
+        let chunk: ChatChunk =
+            serde_json::from_value(value).map_err(|e| json_error("a chat completion chunk", &e))?;
         if let Some(error) = &chunk.error {
             return Err(stream_error(error, &self.model_id()));
         }
         self.start(chunk.model.as_deref(), out);
         // We ask for one choice (no `n`), so only the first one is ours.
         if let Some(choice) = chunk.choices.into_iter().next() {
-            let text = choice.delta.and_then(|d| d.content).or(choice.text).unwrap_or_default();
+            let text = choice
+                .delta
+                .and_then(|d| d.content)
+                .or(choice.text)
+                .unwrap_or_default();
             if !text.is_empty() {
                 self.counted_chunks = self.counted_chunks.saturating_add(1);
                 out.push(StreamEvent::Text { delta: text });
@@ -156,7 +199,10 @@ impl SseDecoder {
         }
         if let Some(u) = chunk.usage {
             if u.prompt_tokens.is_some() || u.completion_tokens.is_some() {
-                self.usage = Some(TokenUsage { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens });
+                self.usage = Some(TokenUsage {
+                    prompt_tokens: u.prompt_tokens,
+                    completion_tokens: u.completion_tokens,
+                });
             }
         }
         Ok(())
@@ -171,13 +217,22 @@ impl SseDecoder {
         self.start(None, out);
         let counted = (self.counted_chunks > 0).then_some(self.counted_chunks);
         let usage = match self.usage {
-            Some(u) => Some(TokenUsage { completion_tokens: u.completion_tokens.or(counted), ..u }),
-            None => counted.map(|n| TokenUsage { prompt_tokens: None, completion_tokens: Some(n) }),
+            Some(u) => Some(TokenUsage {
+                completion_tokens: u.completion_tokens.or(counted),
+                ..u
+            }),
+            None => counted.map(|n| TokenUsage {
+                prompt_tokens: None,
+                completion_tokens: Some(n),
+            }),
         };
         if let Some(usage) = usage {
             out.push(StreamEvent::Usage { usage });
         }
-        out.push(StreamEvent::Finished { finish_reason: self.finish.unwrap_or(FinishReason::Stop), prompt_truncated: false });
+        out.push(StreamEvent::Finished {
+            finish_reason: self.finish.unwrap_or(FinishReason::Stop),
+            prompt_truncated: false,
+        });
     }
 
     fn flush(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), LlmError> {
@@ -205,7 +260,10 @@ impl Decoder for SseDecoder {
             "data" => {
                 // Some servers omit the blank line between events: a data line that is a whole
                 // payload on its own is dispatched at once.
-                if self.data.is_empty() && (value.trim() == "[DONE]" || serde_json::from_str::<serde::de::IgnoredAny>(value).is_ok()) {
+                if self.data.is_empty()
+                    && (value.trim() == "[DONE]"
+                        || serde_json::from_str::<serde::de::IgnoredAny>(value).is_ok())
+                {
                     self.dispatch(value, &mut out)?;
                 } else {
                     if !self.data.is_empty() {
@@ -234,7 +292,9 @@ impl Decoder for SseDecoder {
             return Ok(out);
         }
         if self.finish.is_none() {
-            return Err(LlmError::MalformedResponse { what: "the stream ended without a finish reason or [DONE]".into() });
+            return Err(LlmError::MalformedResponse {
+                what: "the stream ended without a finish reason or [DONE]".into(),
+            });
         }
         self.end(&mut out);
         Ok(out)
@@ -271,21 +331,47 @@ mod tests {
     }
 
     fn texts(events: &[StreamEvent]) -> String {
-        events.iter().filter_map(|e| if let StreamEvent::Text { delta } = e { Some(delta.as_str()) } else { None }).collect()
+        events
+            .iter()
+            .filter_map(|e| {
+                if let StreamEvent::Text { delta } = e {
+                    Some(delta.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     fn last_finish(events: &[StreamEvent]) -> Option<FinishReason> {
-        events.iter().rev().find_map(|e| if let StreamEvent::Finished { finish_reason, .. } = e { Some(*finish_reason) } else { None })
+        events.iter().rev().find_map(|e| {
+            if let StreamEvent::Finished { finish_reason, .. } = e {
+                Some(*finish_reason)
+            } else {
+                None
+            }
+        })
     }
 
     fn usage(events: &[StreamEvent]) -> Option<TokenUsage> {
-        events.iter().find_map(|e| if let StreamEvent::Usage { usage } = e { Some(*usage) } else { None })
+        events.iter().find_map(|e| {
+            if let StreamEvent::Usage { usage } = e {
+                Some(*usage)
+            } else {
+                None
+            }
+        })
     }
 
     #[test]
     fn request_body_uses_the_configured_max_tokens_field() {
         let req = request();
-        let body = serde_json::to_value(to_wire_request(&req, "gemma3-270m", &OpenAiCompatOptions::default())).unwrap();
+        let body = serde_json::to_value(to_wire_request(
+            &req,
+            "gemma3-270m",
+            &OpenAiCompatOptions::default(),
+        ))
+        .unwrap();
         assert_eq!(
             body,
             serde_json::json!({
@@ -297,8 +383,14 @@ mod tests {
                 "stream_options": {"include_usage": true}
             })
         );
-        let opts = OpenAiCompatOptions { max_tokens_field: MaxTokensField::MaxCompletionTokens, stream_include_usage: false };
-        let req = CompletionRequest { stop_sequences: vec!["END".into()], ..request() };
+        let opts = OpenAiCompatOptions {
+            max_tokens_field: MaxTokensField::MaxCompletionTokens,
+            stream_include_usage: false,
+        };
+        let req = CompletionRequest {
+            stop_sequences: vec!["END".into()],
+            ..request()
+        };
         let body = serde_json::to_value(to_wire_request(&req, "m", &opts)).unwrap();
         assert_eq!(body["max_completion_tokens"], 8);
         assert!(body.get("max_tokens").is_none());
@@ -321,9 +413,20 @@ mod tests {
             "",
         ])
         .unwrap();
-        assert_eq!(events[0], StreamEvent::Started { model_id: "oai/gpt-4o-mini".into() });
+        assert_eq!(
+            events[0],
+            StreamEvent::Started {
+                model_id: "oai/gpt-4o-mini".into()
+            }
+        );
         assert_eq!(texts(&events), "Hi");
-        assert_eq!(usage(&events), Some(TokenUsage { prompt_tokens: Some(9), completion_tokens: Some(1) }));
+        assert_eq!(
+            usage(&events),
+            Some(TokenUsage {
+                prompt_tokens: Some(9),
+                completion_tokens: Some(1)
+            })
+        );
         assert_eq!(last_finish(&events), Some(FinishReason::Stop));
     }
 
@@ -339,45 +442,96 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(texts(&events), "ab");
-        assert_eq!(usage(&events), Some(TokenUsage { prompt_tokens: None, completion_tokens: Some(2) }));
+        assert_eq!(
+            usage(&events),
+            Some(TokenUsage {
+                prompt_tokens: None,
+                completion_tokens: Some(2)
+            })
+        );
         assert_eq!(last_finish(&events), Some(FinishReason::Length));
-        assert_eq!(events[0], StreamEvent::Started { model_id: "oai/gemma3-270m".into() });
+        assert_eq!(
+            events[0],
+            StreamEvent::Started {
+                model_id: "oai/gemma3-270m".into()
+            }
+        );
     }
 
     #[test]
     fn finish_reasons_are_normalised() {
-        assert_eq!(finish_reason(Some("eos")).unwrap(), Some(FinishReason::Stop));
-        assert_eq!(finish_reason(Some("stop")).unwrap(), Some(FinishReason::Stop));
-        assert_eq!(finish_reason(Some("length")).unwrap(), Some(FinishReason::Length));
-        assert_eq!(finish_reason(Some("content_filter")).unwrap(), Some(FinishReason::ContentFilter));
-        assert_eq!(finish_reason(Some("tool_calls")).unwrap(), Some(FinishReason::ToolCalls));
+        assert_eq!(
+            finish_reason(Some("eos")).unwrap(),
+            Some(FinishReason::Stop)
+        );
+        assert_eq!(
+            finish_reason(Some("stop")).unwrap(),
+            Some(FinishReason::Stop)
+        );
+        assert_eq!(
+            finish_reason(Some("length")).unwrap(),
+            Some(FinishReason::Length)
+        );
+        assert_eq!(
+            finish_reason(Some("content_filter")).unwrap(),
+            Some(FinishReason::ContentFilter)
+        );
+        assert_eq!(
+            finish_reason(Some("tool_calls")).unwrap(),
+            Some(FinishReason::ToolCalls)
+        );
         assert_eq!(finish_reason(Some("")).unwrap(), None);
         assert_eq!(finish_reason(Some("null")).unwrap(), None);
         assert_eq!(finish_reason(None).unwrap(), None);
         assert!(finish_reason(Some("error")).is_err());
         // "" then [DONE]: finished normally.
-        let events = decode(&[r#"data: {"choices":[{"delta":{"content":"x"},"finish_reason":""}]}"#, "", "data: [DONE]", ""]).unwrap();
+        let events = decode(&[
+            r#"data: {"choices":[{"delta":{"content":"x"},"finish_reason":""}]}"#,
+            "",
+            "data: [DONE]",
+            "",
+        ])
+        .unwrap();
         assert_eq!(last_finish(&events), Some(FinishReason::Stop));
     }
 
     #[test]
     fn an_end_without_finish_reason_or_done_is_malformed() {
-        let err = decode(&[r#"data: {"choices":[{"delta":{"content":"x"},"finish_reason":null}]}"#, ""]).unwrap_err();
+        let err = decode(&[
+            r#"data: {"choices":[{"delta":{"content":"x"},"finish_reason":null}]}"#,
+            "",
+        ])
+        .unwrap_err();
         assert!(matches!(err, LlmError::MalformedResponse { .. }), "{err:?}");
         // A finish reason but no [DONE]: complete.
-        let ok = decode(&[r#"data: {"choices":[{"delta":{"content":"x"},"finish_reason":"stop"}]}"#]).unwrap();
+        let ok =
+            decode(&[r#"data: {"choices":[{"delta":{"content":"x"},"finish_reason":"stop"}]}"#])
+                .unwrap();
         assert_eq!(last_finish(&ok), Some(FinishReason::Stop));
     }
 
     #[test]
     fn errors_inside_a_200_stream_are_errors() {
-        let err = decode(&[r#"data: {"choices":[{"delta":{"content":"x"}}]}"#, "", r#"data: {"error":{"message":"Rate limit reached","code":429}}"#, ""]).unwrap_err();
+        let err = decode(&[
+            r#"data: {"choices":[{"delta":{"content":"x"}}]}"#,
+            "",
+            r#"data: {"error":{"message":"Rate limit reached","code":429}}"#,
+            "",
+        ])
+        .unwrap_err();
         assert!(matches!(err, LlmError::RateLimited { .. }), "{err:?}");
         let err = decode(&[r#"data: {"error":{"message":"upstream died"}}"#, ""]).unwrap_err();
-        assert!(matches!(err, LlmError::Provider { status: 200, ref message } if message == "upstream died"), "{err:?}");
+        assert!(
+            matches!(err, LlmError::Provider { status: 200, ref message } if message == "upstream died"),
+            "{err:?}"
+        );
         let err = decode(&["event: error", r#"data: {"message":"overloaded"}"#, ""]).unwrap_err();
         assert!(matches!(err, LlmError::Provider { .. }), "{err:?}");
-        let err = decode(&[r#"data: {"choices":[{"delta":{},"finish_reason":"error"}]}"#, ""]).unwrap_err();
+        let err = decode(&[
+            r#"data: {"choices":[{"delta":{},"finish_reason":"error"}]}"#,
+            "",
+        ])
+        .unwrap_err();
         assert!(matches!(err, LlmError::Provider { .. }), "{err:?}");
     }
 
@@ -398,9 +552,21 @@ mod tests {
     #[test]
     fn model_lists_of_every_shape_are_accepted() {
         let expect = vec!["a".to_owned(), "b".to_owned()];
-        assert_eq!(parse_model_list(br#"{"object":"list","data":[{"id":"a","object":"model"},{"id":"b"}]}"#).unwrap(), expect);
-        assert_eq!(parse_model_list(br#"[{"id":"a"},{"name":"b"}]"#).unwrap(), expect);
-        assert_eq!(parse_model_list(br#"{"models":[{"name":"a"},{"model":"b"}]}"#).unwrap(), expect);
+        assert_eq!(
+            parse_model_list(
+                br#"{"object":"list","data":[{"id":"a","object":"model"},{"id":"b"}]}"#
+            )
+            .unwrap(),
+            expect
+        );
+        assert_eq!(
+            parse_model_list(br#"[{"id":"a"},{"name":"b"}]"#).unwrap(),
+            expect
+        );
+        assert_eq!(
+            parse_model_list(br#"{"models":[{"name":"a"},{"model":"b"}]}"#).unwrap(),
+            expect
+        );
         assert!(parse_model_list(br#"{"nothing":true}"#).is_err());
     }
 }
