@@ -80,11 +80,15 @@ async fn upstream() -> std::net::SocketAddr {
     let answer = Arc::new(answer);
     tokio::spawn(async move {
         while let Ok((sock, _)) = listener.accept().await {
+            CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tokio::spawn(serve(sock, answer.clone()));
         }
     });
     addr
 }
+
+/// Connections the upstream accepted: shows whether both clients reuse pooled connections.
+static CONNECTIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -235,6 +239,10 @@ async fn main() {
     println!("  A plain   {a_rps:>9.0} calls/s");
     println!("  B adapter {b_rps:>9.0} calls/s");
     println!("  throughput ratio B/A: {:.3}", b_rps / a_rps);
+    println!(
+        "upstream accepted {} connections in all",
+        CONNECTIONS.load(std::sync::atomic::Ordering::Relaxed)
+    );
 }
 
 async fn run_concurrent<F, Fut>(calls: usize, concurrency: usize, make: F) -> Duration

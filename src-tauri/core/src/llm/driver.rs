@@ -100,8 +100,10 @@ pub(crate) fn drive<D: Decoder>(body: BodyReader, decoder: D, budget: Budget) ->
                 return None;
             }
             let step = if st.decoder.is_done() {
-                // The answer is complete: stop reading (whatever follows is not ours to wait for).
+                // The answer is complete: whatever follows is not ours to wait for, but reading
+                // the body's end (if it is already there) keeps the connection reusable.
                 st.ended = true;
+                st.body.drain_briefly().await;
                 continue;
             } else {
                 match st.body.next_line().await {

@@ -28,6 +28,10 @@ use crate::registry::{ProviderTier, Timeouts};
 /// misbehaving or hostile server, and is cut rather than buffered.
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
+/// How long and how much a finished body is drained to keep its connection reusable.
+const DRAIN_WAIT: Duration = Duration::from_millis(10);
+const DRAIN_MAX_BYTES: usize = 64 * 1024;
+
 /// Largest error body read to find a message in it.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
@@ -332,6 +336,22 @@ impl BodyReader {
             all.extend_from_slice(&chunk);
         }
         Ok(all.freeze())
+    }
+
+    /// Reads what is left of a body whose answer is complete (the end of a chunked body after
+    /// `[DONE]` or the final NDJSON line), for a moment only, so that the connection ends cleanly
+    /// and can go back to the pool instead of being closed. Never an error: the answer is done.
+    pub(crate) async fn drain_briefly(&mut self) {
+        let drain = async {
+            let mut drained = 0usize;
+            while let Ok(Some(chunk)) = self.next_chunk().await {
+                drained += chunk.len();
+                if drained > DRAIN_MAX_BYTES {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(DRAIN_WAIT, drain).await;
     }
 
     async fn next_chunk(&mut self) -> Result<Option<Bytes>, LlmError> {
