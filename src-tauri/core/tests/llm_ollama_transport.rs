@@ -310,7 +310,7 @@ async fn load_and_unload_send_what_ollama_expects() {
         "an empty prompt loads the model"
     );
     assert_eq!(load["keep_alive"], 600);
-    assert_eq!(load["stream"], false);
+    assert_eq!(load["stream"], true);
     assert_eq!(unload["keep_alive"], 0);
 }
 

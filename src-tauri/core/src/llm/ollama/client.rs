@@ -12,10 +12,10 @@ use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use serde::Serialize;
 
 use super::translate::{
-    context_length, is_cloud_model, num_ctx_for, to_wire_request, OllamaDecoder,
-    DEFAULT_NUM_CTX_CAP,
+    context_length, finish_reason, is_cloud_model, num_ctx_for, parse_line, to_wire_request,
+    OllamaDecoder, DEFAULT_NUM_CTX_CAP,
 };
-use super::wire::{ChatChunk, KeepAlive, LoadRequest, ShowRequest, ShowResponse, TagsResponse};
+use super::wire::{KeepAlive, LoadRequest, ShowRequest, ShowResponse, TagsResponse};
 use crate::llm::budget::Budget;
 use crate::llm::driver::{collect, drive, json_error, model_name};
 use crate::llm::retry::RetryPolicy;
@@ -199,36 +199,29 @@ impl OllamaClient {
         }
     }
 
+    /// A prompt-less `/api/generate`. Asked as a stream (one NDJSON line) rather than with
+    /// `stream: false`: a daemon then never has to hold a whole answer back, and the test peer
+    /// only stays responsive under concurrent calls that way.
     async fn load_request(&self, keep_alive: Option<KeepAlive>) -> Result<FinishReason, LlmError> {
-        let body = self
-            .call_json(
-                "api/generate",
-                &LoadRequest {
-                    model: &self.model,
-                    stream: false,
-                    keep_alive,
-                },
-            )
-            .await?;
-        let chunk: ChatChunk = serde_json::from_slice(&body)
-            .map_err(|e| json_error("the /api/generate answer", &e))?;
-        if let Some(error) = chunk.error {
-            let message = crate::llm::redact::message_of(&error)
-                .map(|m| crate::llm::redact::scrub(&m))
-                .unwrap_or_default();
-            return Err(LlmError::Provider {
-                status: 200,
-                message,
-            });
+        let request = LoadRequest {
+            model: &self.model,
+            stream: true,
+            keep_alive,
+        };
+        let body = self.call_json("api/generate", &request).await?;
+        let text = std::str::from_utf8(&body).map_err(|_| LlmError::MalformedResponse {
+            what: "the /api/generate answer is not UTF-8".into(),
+        })?;
+        let mut last = None;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            last = Some(parse_line(line)?); // an error line is an error
         }
-        if !chunk.done {
-            return Err(LlmError::MalformedResponse {
-                what: "the /api/generate answer is not done".into(),
-            });
+        match last {
+            Some(chunk) if chunk.done => Ok(finish_reason(chunk.done_reason.as_deref())),
+            _ => Err(LlmError::MalformedResponse {
+                what: "the /api/generate answer has no final (done) line".into(),
+            }),
         }
-        Ok(super::translate::finish_reason(
-            chunk.done_reason.as_deref(),
-        ))
     }
 
     async fn call_json<T: Serialize>(&self, path: &str, body: &T) -> Result<Bytes, LlmError> {
