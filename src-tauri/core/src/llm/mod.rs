@@ -4,10 +4,21 @@
 //! can act on ([`LlmError`]). Adapters for each provider wire format live in submodules; the
 //! registry hands out `Arc<dyn LlmClient>` so callers never know which adapter serves them.
 
+mod budget;
+mod driver;
 mod error;
+pub mod ollama;
+pub mod openai;
+mod redact;
+mod retry;
+mod transport;
 mod types;
 
 pub use error::{LlmError, TimeoutPhase};
+pub use ollama::OllamaClient;
+pub use openai::OpenAiCompatClient;
+pub use retry::RetryPolicy;
+pub use transport::MAX_RESPONSE_BYTES;
 pub use types::{
     CompletionRequest, CompletionResponse, CompletionStream, FinishReason, ModelProfile,
     StreamEvent, TokenUsage,

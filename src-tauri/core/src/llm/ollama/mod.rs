@@ -1,0 +1,9 @@
+//! The Ollama adapter (native API): wire types ([`wire`]), pure translation ([`translate`]) and
+//! the [`OllamaClient`] that does the I/O ([`client`]).
+
+mod client;
+mod translate;
+mod wire;
+
+pub use client::{OllamaClient, OllamaModelInfo};
+pub use translate::{is_cloud_model, DEFAULT_NUM_CTX_CAP};

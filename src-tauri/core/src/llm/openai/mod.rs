@@ -1,0 +1,8 @@
+//! The OpenAI-compatible adapter (`/chat/completions` with SSE streaming, `/models`): wire types
+//! ([`wire`]), pure translation ([`translate`]) and the [`OpenAiCompatClient`] ([`client`]).
+
+mod client;
+mod translate;
+mod wire;
+
+pub use client::OpenAiCompatClient;
