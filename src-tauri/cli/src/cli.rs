@@ -22,10 +22,39 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run one completion against a local-tier model and print the answer.
+    Complete(CompleteArgs),
     /// Check the data directory, database, OS keychain and a local Ollama.
     Doctor {
         /// Where to look for Ollama.
         #[arg(long, default_value = handshake_core::doctor::DEFAULT_OLLAMA_URL)]
         ollama_url: String,
     },
+}
+
+/// `hsk complete`.
+#[derive(Debug, clap::Args)]
+pub struct CompleteArgs {
+    /// The registered provider to call.
+    #[arg(long)]
+    pub provider: String,
+    /// The model name as that provider knows it (e.g. `gemma3:270m`).
+    #[arg(long)]
+    pub model: String,
+    /// Most tokens to generate; a provider that produces more fails the call (BudgetExceeded).
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f32,
+    /// A stop sequence (repeatable).
+    #[arg(long = "stop")]
+    pub stop: Vec<String>,
+    /// Correlates the call in the Flight Recorder; a new one is made when absent.
+    #[arg(long)]
+    pub trace_id: Option<uuid::Uuid>,
+    /// Print the answer as it is generated (with --json: one JSON event per line).
+    #[arg(long)]
+    pub stream: bool,
+    /// The prompt.
+    pub prompt: String,
 }

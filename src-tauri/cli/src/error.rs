@@ -13,6 +13,12 @@ pub enum CliError {
     Db(#[from] handshake_core::db::DbError),
     #[error("{0}")]
     ChecksFailed(String),
+    #[error(transparent)]
+    Client(#[from] handshake_core::facade::ClientError),
+    #[error(transparent)]
+    Llm(#[from] handshake_core::llm::LlmError),
+    #[error(transparent)]
+    Recorder(#[from] handshake_core::recorder::RecorderError),
 }
 
 impl CliError {
@@ -23,12 +29,22 @@ impl CliError {
             Self::Start(_) => "startup_failed",
             Self::Db(_) => "database",
             Self::ChecksFailed(_) => "checks_failed",
+            Self::Client(e) => e.code(),
+            Self::Llm(e) => e.kind(),
+            Self::Recorder(_) => "recorder",
         }
     }
 
-    /// The process exit code: 1 for failures, 2 is clap's for usage errors.
+    /// The process exit code: 1 for failures, 2 is clap's for usage errors, 3 when the work
+    /// needs a person's consent before anything can be sent to a cloud model.
     pub fn exit_code(&self) -> u8 {
-        1
+        use handshake_core::facade::ClientError;
+        use handshake_core::llm::LlmError;
+        match self {
+            Self::Llm(LlmError::ConsentRequired { .. })
+            | Self::Client(ClientError::Llm(LlmError::ConsentRequired { .. })) => 3,
+            _ => 1,
+        }
     }
 }
 

@@ -17,6 +17,11 @@ impl Output {
         Self { json }
     }
 
+    /// Whether JSON output was asked for.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
     /// Prints a result: `value` as JSON, or the human text `human` builds.
     pub fn result<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
         let mut stdout = std::io::stdout().lock();

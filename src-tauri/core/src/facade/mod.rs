@@ -15,6 +15,9 @@ use crate::recorder::{FlightRecorder, KeySource, RecorderConfig, RecorderError};
 use crate::registry::ProviderRegistry;
 use crate::secrets::Keychain;
 
+mod clients;
+pub use clients::{model_tier, split_model_id, ClientError};
+
 /// Why Handshake could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
