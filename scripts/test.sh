@@ -26,9 +26,12 @@ step "UI unit tests"
 npm --prefix ui test --silent
 
 # The keychain tests and the app need a D-Bus session with an unlocked gnome-keyring (the Secret
-# Service); the end-to-end test needs a display.
+# Service), kept in a throwaway folder so that no earlier keyring (or its password) is involved and
+# the user's own keyring is never touched; the end-to-end test needs a display.
 step "Rust tests and the end-to-end test (dbus session, gnome-keyring, Xvfb)"
-dbus-run-session -- bash -euo pipefail -c '
+keyring_home=$(mktemp -d)
+trap 'rm -rf "$keyring_home"' EXIT
+XDG_DATA_HOME=$keyring_home dbus-run-session -- bash -euo pipefail -c '
   echo -n handshake-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
   cargo test --workspace
   rm -rf test-artifacts/e2e

@@ -6,6 +6,7 @@
 //! (Debian's webkit2gtk-driver), a built `ui/dist`, and the OS keychain for the health checks. The
 //! test command (`scripts/test.sh`) provides all of them; run it with
 //! `cargo test -p handshake --features e2e --test e2e_app`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -63,15 +64,11 @@ fn start_driver(data_dir: &Path, port: u16) -> Driver {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {program}: {e} (install it with `cargo install tauri-driver --locked`)"));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "tauri-driver did not listen on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Driver(child)
+    let driver = Driver(child);
+    // tauri-driver listens before its WebKitWebDriver does; a session request in between is cut.
+    wait_listening(port, "tauri-driver");
+    wait_listening(native_port, "WebKitWebDriver");
+    driver
 }
 
 async fn wait_text(client: &Client, css: &str, timeout: Duration) -> String {

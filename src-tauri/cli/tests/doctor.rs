@@ -1,5 +1,6 @@
 //! `hsk --version` and `hsk doctor` as a user runs them: the real binary, a real data directory,
 //! the real OS keychain (run under dbus-run-session with gnome-keyring, as the test command does).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
 
