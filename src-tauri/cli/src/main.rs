@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod error;
 mod output;
+mod secret_input;
 
 use clap::Parser;
 
