@@ -2,6 +2,8 @@
 //! every step recorded (FR-EVT-MODEL-001..005), a failed load resumes on the old model, and
 //! swaps that would leave the local Ollama provider are refused before any call.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::Path;

@@ -2,6 +2,8 @@
 //! providers, edits as new versions, the in-use refusal, activation, and jobs that keep the
 //! profile they pinned across a later activation.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{add_ollama, hsk, hsk_json, profile_json, serial, write_json};

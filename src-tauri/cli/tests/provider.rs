@@ -2,6 +2,8 @@
 //! (run under dbus-run-session with an unlocked gnome-keyring) and loopback servers speaking
 //! Ollama's and OpenAI's model listings.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{all_files, contains, hsk, hsk_json, serial, server};

@@ -2,6 +2,8 @@
 //! that `query` finds, `verify` passes on an intact log and exits 3 on a tampered one, and
 //! `export` writes JSON Lines.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::Path;
