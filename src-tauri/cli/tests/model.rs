@@ -159,10 +159,12 @@ fn a_failed_load_resumes_on_the_old_model_and_exits_non_zero() {
     assert_eq!(run.code, Some(1));
     assert!(run.stdout.is_empty());
     assert_eq!(run.error()["code"], "step_failed");
-    assert!(run.error()["message"]
-        .as_str()
-        .unwrap()
-        .contains("failed at step load"));
+    let message = run.error()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("failed at step load"), "{message}");
+    assert!(
+        message.ends_with("the job resumed on `oll/gemma3:270m`"),
+        "{message}"
+    );
 
     let loaded = events(d, "FR-EVT-MODEL-004");
     assert_eq!(loaded.len(), 1);

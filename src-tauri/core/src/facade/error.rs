@@ -31,6 +31,18 @@ pub enum FacadeError {
     /// A model swap across two providers, or on a provider that is not a local Ollama.
     #[error("cannot swap models: {reason}")]
     SwapRefused { reason: String },
+    /// A swap step failed after the swap started; says where the job stands now.
+    #[error("{source}; {}", if *.resumed_on_old_model {
+        format!("the job resumed on `{}`", .old_model_id)
+    } else {
+        format!("and reloading `{}` failed too", .old_model_id)
+    })]
+    SwapStepFailed {
+        #[source]
+        source: SwapError,
+        old_model_id: String,
+        resumed_on_old_model: bool,
+    },
     /// The operation was done but its Flight Recorder event could not be written: say what was
     /// done so the user can check it, and why recording failed.
     #[error("{done}, but its Flight Recorder event could not be written: {source}")]
@@ -61,6 +73,7 @@ impl FacadeError {
                 SwapError::NotFound { .. } => "swap_not_found",
                 other => other.code(),
             },
+            Self::SwapStepFailed { source, .. } => source.code(),
             Self::Recorder(_) => "recorder",
             Self::InvalidId { .. } => "invalid_id",
             Self::SwapRefused { .. } => "swap_refused",

@@ -161,20 +161,31 @@ impl Handshake {
             Err(error) => error,
         };
         let failure = self.record_failure(provider_id, error).await;
-        if let FacadeError::Swap(SwapError::StepFailed { record, .. }) = &failure {
-            steps.push((**record).clone());
-            match swap.resume(loader).await {
-                Ok((resumed, _state)) => {
-                    self.record_step(provider_id, &resumed, None, None).await?;
-                }
-                Err(error) => {
-                    // The old model could not be reloaded either: that is recorded; the first
-                    // failure is the one to report.
-                    let _recorded = self.record_failure(provider_id, error).await;
-                }
+        let FacadeError::Swap(SwapError::StepFailed { record, .. }) = &failure else {
+            return Err(failure);
+        };
+        steps.push((**record).clone());
+        let old_model_id = record.from_model_id.clone();
+        let resumed_on_old_model = match swap.resume(loader).await {
+            Ok((resumed, _state)) => {
+                self.record_step(provider_id, &resumed, None, None).await?;
+                true
             }
+            Err(error) => {
+                // The old model could not be reloaded either: that is recorded; the first
+                // failure is the one to report.
+                let _recorded = self.record_failure(provider_id, error).await;
+                false
+            }
+        };
+        match failure {
+            FacadeError::Swap(source) => Err(FacadeError::SwapStepFailed {
+                source,
+                old_model_id,
+                resumed_on_old_model,
+            }),
+            other => Err(other),
         }
-        Err(failure)
     }
 
     /// Records the event of a failed step (when the error carries one) and returns the error.
