@@ -189,3 +189,37 @@ fn a_used_profile_refuses_in_place_edit_and_jobs_keep_their_profile() {
     let text = hsk(d, &["job", "show", &job1], "").ok().stdout;
     assert!(text.contains("profile:    wp-dev\n"), "{text}");
 }
+
+#[test]
+fn without_a_keychain_nothing_changes_unrecorded() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    add_ollama(d, "oll", "http://127.0.0.1:11434");
+    let file = write_json(d, "dev.json", &profile_json("wp-dev", "oll", "Dev"));
+    // The Flight Recorder's anchor key lives in the keychain: without it, the profile is not
+    // created at all (rather than created without its FR-EVT-PROFILE-001).
+    let run = common::hsk_without(
+        d,
+        &["--json", "profile", "create", "--file", &file],
+        "",
+        &["DBUS_SESSION_BUS_ADDRESS"],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.error()["code"]
+            .as_str()
+            .unwrap()
+            .starts_with("keychain_"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        hsk_json(d, &["profile", "list"]).as_array().unwrap().len(),
+        0
+    );
+    assert_eq!(
+        hsk_json(d, &["recorder", "tail"]).as_array().unwrap().len(),
+        0
+    );
+}

@@ -383,6 +383,51 @@ fn keys_come_from_stdin_and_never_leak() {
         "{text}"
     );
 
+    // Updating headers: keep the stored secret, add a plain one; then clear them all.
+    let updated = run(
+        &[
+            "--json",
+            "provider",
+            "update",
+            "hdr",
+            "--keep-secret-header",
+            "x-api-token",
+            "--header",
+            "x-team=red",
+        ],
+        "",
+    )
+    .ok()
+    .json();
+    assert_eq!(updated["extra_headers"].as_array().unwrap().len(), 2);
+    let shown = run(&["--json", "provider", "show", "hdr"], "").ok().json();
+    assert_eq!(shown["secrets"]["headers"][0][1], "stored");
+    let r = run(
+        &[
+            "--json",
+            "provider",
+            "update",
+            "hdr",
+            "--secret-header",
+            "x-other",
+        ],
+        "",
+    );
+    assert_eq!(r.error()["code"], "no_secret_input");
+    let r = run(
+        &[
+            "--json",
+            "provider",
+            "update",
+            "hdr",
+            "--header",
+            "authorization=Bearer x",
+        ],
+        "",
+    );
+    assert_eq!(r.code, Some(1));
+    assert!(!r.stderr.contains("Bearer x"), "{}", r.stderr);
+
     let export = d.join("providers.json");
     run(
         &["provider", "export", "--out", export.to_str().unwrap()],

@@ -63,7 +63,17 @@ impl Run {
 
 /// Runs `hsk --data-dir DIR ARGS...` with `stdin` piped in.
 pub fn hsk(dir: &Path, args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hsk"))
+    hsk_without(dir, args, stdin, &[])
+}
+
+/// [`hsk`] with the environment variables `remove` unset (e.g. the D-Bus address, so that the
+/// OS keychain is unreachable).
+pub fn hsk_without(dir: &Path, args: &[&str], stdin: &str, remove: &[&str]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hsk"));
+    for name in remove {
+        command.env_remove(name);
+    }
+    let mut child = command
         .env_remove("HANDSHAKE_DATA_DIR")
         .arg("--data-dir")
         .arg(dir)

@@ -4,8 +4,9 @@
 //! theirs, and the facade's own name only ids and fields).
 
 use crate::profiles::{JobError, ProfileError, SwapError};
-use crate::recorder::RecorderError;
+use crate::recorder::{AnchorError, RecorderError};
 use crate::registry::RegistryError;
+use crate::secrets::SecretsError;
 
 /// Why a facade operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +75,15 @@ impl FacadeError {
                 other => other.code(),
             },
             Self::SwapStepFailed { source, .. } => source.code(),
+            Self::Recorder(RecorderError::Anchor(AnchorError::Key(e)))
+            | Self::NotRecorded {
+                source: RecorderError::Anchor(AnchorError::Key(e)),
+                ..
+            } => match e {
+                SecretsError::Locked => "keychain_locked",
+                SecretsError::Unavailable { .. } => "keychain_unavailable",
+                _ => "keychain_error",
+            },
             Self::Recorder(_) => "recorder",
             Self::InvalidId { .. } => "invalid_id",
             Self::SwapRefused { .. } => "swap_refused",

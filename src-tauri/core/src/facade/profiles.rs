@@ -30,6 +30,7 @@ impl Handshake {
 
     /// Creates a profile from its JSON under the `profile_id` it names (FR-EVT-PROFILE-001).
     pub async fn create_profile(&self, json: &str) -> Result<ProfileCreated, FacadeError> {
+        self.ready_to_record().await?;
         let catalog = self.catalog().await?;
         let profile =
             parse_profile_json(json, &catalog).map_err(crate::profiles::ProfileError::from)?;
@@ -47,6 +48,7 @@ impl Handshake {
         json: &str,
         new_version_if_used: bool,
     ) -> Result<ProfileCreated, FacadeError> {
+        self.ready_to_record().await?;
         let catalog = self.catalog().await?;
         let edited =
             parse_profile_json(json, &catalog).map_err(crate::profiles::ProfileError::from)?;
@@ -86,6 +88,7 @@ impl Handshake {
         &self,
         profile_id: &str,
     ) -> Result<ProfileActivated, FacadeError> {
+        self.ready_to_record().await?;
         let activated = self.profiles().activate(profile_id).await?;
         let event = FlightEvent::ProfileChanged(ProfileChanged {
             change: ProfileChange::Activated {
@@ -105,6 +108,7 @@ impl Handshake {
     /// profile is activated first (recorded as FR-EVT-PROFILE-001) unless it already is; the
     /// returned `profile_id` is the one the job pinned.
     pub async fn start_job(&self, profile_id: Option<&str>) -> Result<JobStarted, FacadeError> {
+        self.ready_to_record().await?;
         if let Some(wanted) = profile_id {
             let active = self.profiles().active_profile_id().await?;
             if active.as_deref() != Some(wanted) {

@@ -28,6 +28,14 @@ pub(crate) fn checked_ident(field: &'static str, value: &str) -> Result<Ident, F
 }
 
 impl Handshake {
+    /// Opens the Flight Recorder before an operation changes anything, so that a recorder that
+    /// cannot start (keychain locked, anchor unwritable) refuses the operation instead of leaving
+    /// it done and unrecorded.
+    pub(crate) async fn ready_to_record(&self) -> Result<(), FacadeError> {
+        self.recorder().await?;
+        Ok(())
+    }
+
     /// Writes a governance event durably; `done` says what was already done if it fails.
     pub(crate) async fn record(
         &self,

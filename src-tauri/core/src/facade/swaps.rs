@@ -77,6 +77,7 @@ impl Handshake {
             }
         }
         let loader = OllamaLoader::new(self.registry().endpoint(&provider_id).await?);
+        self.ready_to_record().await?;
         let request = ModelSwapRequest {
             job_id: Some(input.job_id.clone()),
             from_model_id: input.from_model_id.clone(),
