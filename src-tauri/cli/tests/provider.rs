@@ -528,3 +528,76 @@ fn export_then_import_reports_the_secrets_to_enter_again() {
     assert_eq!(bad.error()["code"], "invalid_export");
     hsk(from.path(), &["provider", "rm", "lan"], "").ok();
 }
+
+/// On a terminal, `set-key` prompts with echo off: the key never shows. util-linux `script`
+/// gives the command a pseudo-terminal; the key is typed only once the prompt is up (typed
+/// earlier, the terminal would echo it before hsk turned echo off).
+#[test]
+fn set_key_on_a_terminal_prompts_without_echo() {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+
+    let _serial = serial();
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    hsk(
+        d,
+        &[
+            "provider",
+            "add",
+            "--id",
+            "lan",
+            "--kind",
+            "openai_compat",
+            "--tier",
+            "local",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+        ],
+        "",
+    )
+    .ok();
+    let command = format!(
+        "'{}' --data-dir '{}' provider set-key lan",
+        env!("CARGO_BIN_EXE_hsk"),
+        d.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env_remove("HANDSHAKE_DATA_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 256];
+    while !contains(&seen, "(input hidden): ") {
+        let n = stdout.read(&mut chunk).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{CANARY}\n").as_bytes()).unwrap();
+    stdout.read_to_end(&mut seen).unwrap();
+    drop(stdin);
+    assert!(
+        child.wait().unwrap().success(),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
+    let text = String::from_utf8_lossy(&seen);
+    assert!(
+        text.contains("API key of lan stored in the OS keychain"),
+        "{text}"
+    );
+    assert!(!text.contains(CANARY), "the key was echoed: {text}");
+    let shown = hsk_json(d, &["provider", "show", "lan"]);
+    assert_eq!(shown["secrets"]["api_key"], "stored");
+    hsk(d, &["provider", "rm", "lan"], "").ok();
+}
