@@ -8,7 +8,7 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use handshake_core::registry::{
-    presets, ExtraHeaderValue, ProviderRecord, SecretState, SecretStatus,
+    presets, ExtraHeaderValue, ProviderRecord, ProviderTier, SecretState, SecretStatus,
 };
 use handshake_core::Handshake;
 
@@ -83,7 +83,16 @@ pub async fn run(hs: &Handshake, cmd: ProviderCommand, out: &Output) -> Result<E
         ProviderCommand::Add(args) => {
             let new = args.into_new_provider()?;
             let record = registry.add(new).await?;
-            out.result(&record, || format!("added {}", describe(&record)));
+            out.result(&record, || {
+                let mut text = format!("added {}", describe(&record));
+                if record.tier == ProviderTier::Cloud && record.secret_handle.is_none() {
+                    text.push_str(&format!(
+                        "\nno API key yet: `hsk provider set-key {}` (reads it from stdin, or prompts in a terminal)",
+                        record.provider_id
+                    ));
+                }
+                text
+            });
         }
         ProviderCommand::List => {
             let records = registry.list().await?;
