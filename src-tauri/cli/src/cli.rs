@@ -4,6 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::commands::{
+    job::JobCommand, model::ModelCommand, profile::ProfileCommand, provider::ProviderCommand,
+    recorder::RecorderCommand,
+};
+
 /// Handshake: run LLM work safely across local and cloud models.
 #[derive(Debug, Parser)]
 #[command(name = "hsk", version, about, propagate_version = true)]
@@ -29,6 +34,31 @@ pub enum Command {
         /// Where to look for Ollama.
         #[arg(long, default_value = handshake_core::doctor::DEFAULT_OLLAMA_URL)]
         ollama_url: String,
+    },
+    /// The provider registry: add, list, keys (from stdin only), test, export and import.
+    Provider {
+        #[command(subcommand)]
+        command: ProviderCommand,
+    },
+    /// The Flight Recorder: tail, query, verify and export (read-only).
+    Recorder {
+        #[command(subcommand)]
+        command: RecorderCommand,
+    },
+    /// Work Profiles: create, edit (as a new version), list, show, activate and export.
+    Profile {
+        #[command(subcommand)]
+        command: ProfileCommand,
+    },
+    /// Jobs: start one (it pins the active profile) and show one.
+    Job {
+        #[command(subcommand)]
+        command: JobCommand,
+    },
+    /// Local models: swap the model a job runs on.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
     },
 }
 

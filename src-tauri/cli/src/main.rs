@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod error;
 mod output;
+mod secret_input;
 
 use clap::Parser;
 
@@ -14,11 +15,15 @@ use crate::output::Output;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // Logs go to stderr. With --json stderr carries the one JSON error, so logs are off unless
+    // HSK_LOG asks for them; otherwise errors only (the command's own error says the rest).
+    let default_filter = if cli.json { "off" } else { "error" };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HSK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
     let out = Output::new(cli.json);

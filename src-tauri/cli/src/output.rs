@@ -41,6 +41,7 @@ impl Output {
                 error: ErrorBody {
                     code: error.code(),
                     message: error.to_string(),
+                    field: error.field(),
                 },
             };
             let text = serde_json::to_string(&body).unwrap_or_else(|_| error.to_string());

@@ -1,5 +1,20 @@
 //! [`Handshake`]: the one object a shell (desktop app or CLI) holds. It opens the data directory,
 //! runs migrations and wires the modules together; shells call it and hold no domain logic.
+//!
+//! Operations that change governance state (profiles, jobs, model swaps) are methods here that
+//! do the work and write its Flight Recorder event durably (`profiles.rs`, `swaps.rs`); reading
+//! the recorder never starts its writer (`events.rs`). Their errors are [`FacadeError`].
+
+mod catalog;
+mod error;
+mod events;
+mod profiles;
+mod recording;
+mod swaps;
+
+pub use catalog::RegistryCatalog;
+pub use error::FacadeError;
+pub use swaps::{SwapInput, SwapReport};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

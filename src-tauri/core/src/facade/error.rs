@@ -1,0 +1,128 @@
+//! [`FacadeError`]: why a facade operation failed, wrapping the error of the module that did the
+//! work, plus the facade's own checks. Every variant has a stable [`FacadeError::code`] for the
+//! shells' `{code, message}`; messages never hold a secret (the wrapped modules guarantee it for
+//! theirs, and the facade's own name only ids and fields).
+
+use crate::profiles::{JobError, ProfileError, SwapError};
+use crate::recorder::{AnchorError, RecorderError};
+use crate::registry::RegistryError;
+use crate::secrets::SecretsError;
+
+/// Why a facade operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FacadeError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Job(#[from] JobError),
+    #[error(transparent)]
+    Swap(#[from] SwapError),
+    #[error(transparent)]
+    Recorder(#[from] RecorderError),
+    /// An id that the Flight Recorder could not carry (blank, too long, or with whitespace), so
+    /// the operation was refused before it changed anything.
+    #[error("invalid {field} {value:?}: {reason}")]
+    InvalidId {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+    /// A model swap across two providers, or on a provider that is not a local Ollama.
+    #[error("cannot swap models: {reason}")]
+    SwapRefused { reason: String },
+    /// A swap step failed after the swap started; says where the job stands now.
+    #[error("{source}; {}", if *.resumed_on_old_model {
+        format!("the job resumed on `{}`", .old_model_id)
+    } else {
+        format!("and reloading `{}` failed too", .old_model_id)
+    })]
+    SwapStepFailed {
+        #[source]
+        source: SwapError,
+        old_model_id: String,
+        resumed_on_old_model: bool,
+    },
+    /// The operation was done but its Flight Recorder event could not be written: say what was
+    /// done so the user can check it, and why recording failed.
+    #[error("{done}, but its Flight Recorder event could not be written: {source}")]
+    NotRecorded {
+        done: String,
+        #[source]
+        source: RecorderError,
+    },
+}
+
+impl FacadeError {
+    /// A stable, machine-readable name: the wrapped module's code, or the facade's own.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Registry(e) => match e {
+                RegistryError::NotFound { .. } => "provider_not_found",
+                other => other.code(),
+            },
+            Self::Profile(e) => match e {
+                ProfileError::NotFound { .. } => "profile_not_found",
+                other => other.code(),
+            },
+            Self::Job(e) => match e {
+                JobError::NotFound { .. } => "job_not_found",
+                other => other.code(),
+            },
+            Self::Swap(e) => match e {
+                SwapError::NotFound { .. } => "swap_not_found",
+                other => other.code(),
+            },
+            Self::SwapStepFailed { source, .. } => source.code(),
+            Self::Recorder(RecorderError::Anchor(AnchorError::Key(e)))
+            | Self::NotRecorded {
+                source: RecorderError::Anchor(AnchorError::Key(e)),
+                ..
+            } => match e {
+                SecretsError::Locked => "keychain_locked",
+                SecretsError::Unavailable { .. } => "keychain_unavailable",
+                _ => "keychain_error",
+            },
+            Self::Recorder(_) => "recorder",
+            Self::InvalidId { .. } => "invalid_id",
+            Self::SwapRefused { .. } => "swap_refused",
+            Self::NotRecorded { .. } => "not_recorded",
+        }
+    }
+
+    /// The input field the error belongs to, when a form should mark one.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::Registry(e) => e.field().map(|f| f.as_str()),
+            Self::InvalidId { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_tell_apart_what_was_not_found() {
+        let profile = FacadeError::from(ProfileError::NotFound {
+            profile_id: "wp-x".into(),
+        });
+        assert_eq!(profile.code(), "profile_not_found");
+        let job = FacadeError::from(JobError::NotFound {
+            job_id: "job-x".into(),
+        });
+        assert_eq!(job.code(), "job_not_found");
+        let provider = FacadeError::from(RegistryError::NotFound { id: "oll".into() });
+        assert_eq!(provider.code(), "provider_not_found");
+        assert_eq!(provider.field(), None);
+        let bad = FacadeError::InvalidId {
+            field: "profile_id",
+            value: "a b".into(),
+            reason: "whitespace".into(),
+        };
+        assert_eq!(bad.field(), Some("profile_id"));
+    }
+}
