@@ -94,7 +94,7 @@ async fn completes_against_the_real_ollama_peer_and_records_it() {
     assert!(!response["text"].as_str().unwrap().is_empty());
     assert!(["stop", "length"].contains(&response["finish_reason"].as_str().unwrap()));
     let completion = response["usage"]["completion_tokens"].as_u64().unwrap();
-    assert!(completion >= 1 && completion <= 8, "{completion}");
+    assert!((1..=8).contains(&completion), "{completion}");
 
     let trace_id = value["trace_id"].as_str().unwrap();
     let events = inference_events(dir.path(), trace_id).await;
