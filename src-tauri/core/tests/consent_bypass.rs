@@ -47,7 +47,10 @@ async fn an_approved_escalation_sends_exactly_the_approved_bytes_once() {
     assert!(pending.requires_person);
     let receipt = ws
         .guard
-        .approve(&pending.escalation_id, person(UiSurface::CloudEscalationModal))
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
         .await
         .unwrap();
     assert!(receipt.approved);
@@ -77,7 +80,11 @@ async fn an_approved_escalation_sends_exactly_the_approved_bytes_once() {
 async fn no_receipt_is_denied_and_nothing_is_sent() {
     let ws = hybrid().await;
     let server = WireServer::start().await;
-    let pending = ws.guard.request_escalation(ws.request("hello")).await.unwrap();
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("hello"))
+        .await
+        .unwrap();
     let reason = denied(
         ws.guard
             .execute_approved(&pending.escalation_id, &ws.gate(&server))
@@ -85,7 +92,11 @@ async fn no_receipt_is_denied_and_nothing_is_sent() {
     );
     assert_eq!(reason, DenyReason::NoReceipt);
     // A made-up receipt id is no receipt either.
-    let reason = denied(ws.guard.authorize(&pending.escalation_id, "cr-forged").await);
+    let reason = denied(
+        ws.guard
+            .authorize(&pending.escalation_id, "cr-forged")
+            .await,
+    );
     assert_eq!(reason, DenyReason::NoReceipt);
     assert_eq!(ws.denial_reasons().await, vec!["no_receipt", "no_receipt"]);
     assert!(server.requests().is_empty());
@@ -97,7 +108,11 @@ async fn no_receipt_is_denied_and_nothing_is_sent() {
 async fn a_denied_receipt_is_a_denial() {
     let ws = hybrid().await;
     let server = WireServer::start().await;
-    let pending = ws.guard.request_escalation(ws.request("hello")).await.unwrap();
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("hello"))
+        .await
+        .unwrap();
     let receipt = ws
         .guard
         .deny(&pending.escalation_id, person(UiSurface::OperatorConsole))
@@ -119,11 +134,17 @@ async fn a_denied_receipt_is_a_denial() {
     // A decided escalation cannot be approved afterwards.
     let err = ws
         .guard
-        .approve(&pending.escalation_id, person(UiSurface::CloudEscalationModal))
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code(), "already_decided");
-    assert_eq!(ws.denial_reasons().await, vec!["person", "person", "person"]);
+    assert_eq!(
+        ws.denial_reasons().await,
+        vec!["person", "person", "person"]
+    );
     assert!(ws.events(EventType::CloudApproved).await.is_empty());
     assert!(server.requests().is_empty());
 }
@@ -132,8 +153,16 @@ async fn a_denied_receipt_is_a_denial() {
 async fn a_receipt_for_another_plan_is_refused_even_with_the_same_payload() {
     let ws = hybrid().await;
     let server = WireServer::start().await;
-    let a = ws.guard.request_escalation(ws.request("same text")).await.unwrap();
-    let b = ws.guard.request_escalation(ws.request("same text")).await.unwrap();
+    let a = ws
+        .guard
+        .request_escalation(ws.request("same text"))
+        .await
+        .unwrap();
+    let b = ws
+        .guard
+        .request_escalation(ws.request("same text"))
+        .await
+        .unwrap();
     assert_eq!(a.plan.payload_sha256, b.plan.payload_sha256);
     let receipt_b = ws
         .guard
@@ -159,17 +188,28 @@ async fn a_receipt_replayed_for_a_second_call_is_refused() {
     let ws = hybrid().await;
     let server = WireServer::start().await;
     let gate = ws.gate(&server);
-    let pending = ws.guard.request_escalation(ws.request("once")).await.unwrap();
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("once"))
+        .await
+        .unwrap();
     let receipt = ws
         .guard
-        .approve(&pending.escalation_id, person(UiSurface::CloudEscalationModal))
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
         .await
         .unwrap();
     ws.guard
         .execute_approved(&pending.escalation_id, &gate)
         .await
         .unwrap();
-    let reason = denied(ws.guard.execute_approved(&pending.escalation_id, &gate).await);
+    let reason = denied(
+        ws.guard
+            .execute_approved(&pending.escalation_id, &gate)
+            .await,
+    );
     assert_eq!(reason, DenyReason::Replay);
     let reason = denied(
         ws.guard
@@ -186,10 +226,17 @@ async fn a_payload_changed_after_approval_is_hard_blocked() {
     let ws = hybrid().await;
     let server = WireServer::start().await;
     let gate = ws.gate(&server);
-    let pending = ws.guard.request_escalation(ws.request("approved text")).await.unwrap();
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("approved text"))
+        .await
+        .unwrap();
     let receipt = ws
         .guard
-        .approve(&pending.escalation_id, person(UiSurface::CloudEscalationModal))
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
         .await
         .unwrap();
     let approval = ws
@@ -197,7 +244,11 @@ async fn a_payload_changed_after_approval_is_hard_blocked() {
         .authorize(&pending.escalation_id, &receipt.consent_receipt_id)
         .await
         .unwrap();
-    let mut request = ws.guard.approved_request(&pending.escalation_id).await.unwrap();
+    let mut request = ws
+        .guard
+        .approved_request(&pending.escalation_id)
+        .await
+        .unwrap();
     assert_eq!(request.prompt, "approved text");
     request.prompt.push_str(" plus the unredacted secret");
     let observed = Sha256Hex::digest(request.prompt.as_bytes());
@@ -213,7 +264,11 @@ async fn a_payload_changed_after_approval_is_hard_blocked() {
     let shown = ws.guard.show(&pending.escalation_id).await.unwrap();
     assert_eq!(shown.status, EscalationStatus::Blocked);
     assert_eq!(shown.blocked_reason, Some(DenyReason::HashMismatch));
-    let reason = denied(ws.guard.execute_approved(&pending.escalation_id, &gate).await);
+    let reason = denied(
+        ws.guard
+            .execute_approved(&pending.escalation_id, &gate)
+            .await,
+    );
     assert_eq!(reason, DenyReason::HashMismatch);
     assert!(server.requests().is_empty());
     assert!(ws.events(EventType::CloudExecuted).await.is_empty());
@@ -223,10 +278,17 @@ async fn a_payload_changed_after_approval_is_hard_blocked() {
 async fn a_request_for_another_model_under_an_approval_is_refused() {
     let ws = hybrid().await;
     let server = WireServer::start().await;
-    let pending = ws.guard.request_escalation(ws.request("text")).await.unwrap();
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("text"))
+        .await
+        .unwrap();
     let receipt = ws
         .guard
-        .approve(&pending.escalation_id, person(UiSurface::CloudEscalationModal))
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
         .await
         .unwrap();
     let approval = ws
@@ -234,7 +296,11 @@ async fn a_request_for_another_model_under_an_approval_is_refused() {
         .authorize(&pending.escalation_id, &receipt.consent_receipt_id)
         .await
         .unwrap();
-    let mut request = ws.guard.approved_request(&pending.escalation_id).await.unwrap();
+    let mut request = ws
+        .guard
+        .approved_request(&pending.escalation_id)
+        .await
+        .unwrap();
     request.model_id = "open/gpt-4o".into();
     let reason = denied(ws.gate(&server).send(approval, request).await);
     assert_eq!(reason, DenyReason::PlanMismatch);
@@ -248,20 +314,42 @@ async fn locked_switched_on_between_approval_and_send_denies() {
     let server = WireServer::start().await;
     let gate = ws.gate(&server);
     // (a) LOCKED after the receipt, before resume.
-    let first = ws.guard.request_escalation(ws.request("one")).await.unwrap();
-    ws.guard
-        .approve(&first.escalation_id, person(UiSurface::CloudEscalationModal))
+    let first = ws
+        .guard
+        .request_escalation(ws.request("one"))
         .await
         .unwrap();
-    ws.guard.settings().set_mode(GovernanceMode::Locked).await.unwrap();
+    ws.guard
+        .approve(
+            &first.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap();
+    ws.guard
+        .settings()
+        .set_mode(GovernanceMode::Locked)
+        .await
+        .unwrap();
     let reason = denied(ws.guard.execute_approved(&first.escalation_id, &gate).await);
     assert_eq!(reason, DenyReason::Locked);
     // (b) LOCKED after the Approval was minted, right before the send.
-    ws.guard.settings().set_mode(GovernanceMode::Standard).await.unwrap();
-    let second = ws.guard.request_escalation(ws.request("two")).await.unwrap();
+    ws.guard
+        .settings()
+        .set_mode(GovernanceMode::Standard)
+        .await
+        .unwrap();
+    let second = ws
+        .guard
+        .request_escalation(ws.request("two"))
+        .await
+        .unwrap();
     let receipt = ws
         .guard
-        .approve(&second.escalation_id, person(UiSurface::CloudEscalationModal))
+        .approve(
+            &second.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
         .await
         .unwrap();
     let approval = ws
@@ -269,19 +357,42 @@ async fn locked_switched_on_between_approval_and_send_denies() {
         .authorize(&second.escalation_id, &receipt.consent_receipt_id)
         .await
         .unwrap();
-    let request = ws.guard.approved_request(&second.escalation_id).await.unwrap();
-    ws.guard.settings().set_mode(GovernanceMode::Locked).await.unwrap();
+    let request = ws
+        .guard
+        .approved_request(&second.escalation_id)
+        .await
+        .unwrap();
+    ws.guard
+        .settings()
+        .set_mode(GovernanceMode::Locked)
+        .await
+        .unwrap();
     let reason = denied(gate.send(approval, request).await);
     assert_eq!(reason, DenyReason::Locked);
     // (c) LOCKED at request and at approval time.
     let reason = denied(ws.guard.request_escalation(ws.request("three")).await);
     assert_eq!(reason, DenyReason::Locked);
-    ws.guard.settings().set_mode(GovernanceMode::Standard).await.unwrap();
-    let fourth = ws.guard.request_escalation(ws.request("four")).await.unwrap();
-    ws.guard.settings().set_mode(GovernanceMode::Locked).await.unwrap();
+    ws.guard
+        .settings()
+        .set_mode(GovernanceMode::Standard)
+        .await
+        .unwrap();
+    let fourth = ws
+        .guard
+        .request_escalation(ws.request("four"))
+        .await
+        .unwrap();
+    ws.guard
+        .settings()
+        .set_mode(GovernanceMode::Locked)
+        .await
+        .unwrap();
     let reason = denied(
         ws.guard
-            .approve(&fourth.escalation_id, person(UiSurface::CloudEscalationModal))
+            .approve(
+                &fourth.escalation_id,
+                person(UiSurface::CloudEscalationModal),
+            )
             .await,
     );
     assert_eq!(reason, DenyReason::Locked);
@@ -291,7 +402,11 @@ async fn locked_switched_on_between_approval_and_send_denies() {
     );
     assert!(server.requests().is_empty());
     // Unlocking does not revive a plan blocked by LOCKED.
-    ws.guard.settings().set_mode(GovernanceMode::Standard).await.unwrap();
+    ws.guard
+        .settings()
+        .set_mode(GovernanceMode::Standard)
+        .await
+        .unwrap();
     let reason = denied(ws.guard.execute_approved(&first.escalation_id, &gate).await);
     assert_eq!(reason, DenyReason::Locked);
     assert!(server.requests().is_empty());
@@ -320,9 +435,16 @@ async fn an_expired_receipt_is_refused() {
     };
     let ws = Workspace::with_config(profile("wp-ttl", "HYBRID", true, None), config).await;
     let server = WireServer::start().await;
-    let pending = ws.guard.request_escalation(ws.request("late")).await.unwrap();
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("late"))
+        .await
+        .unwrap();
     ws.guard
-        .approve(&pending.escalation_id, person(UiSurface::CloudEscalationModal))
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;

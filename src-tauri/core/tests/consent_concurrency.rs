@@ -27,11 +27,8 @@ async fn the_per_job_cap_holds_under_concurrent_sends() {
             .unwrap();
         ids.push(pending.escalation_id);
     }
-    let results = futures::future::join_all(
-        ids.iter()
-            .map(|id| ws.guard.execute_approved(id, &gate)),
-    )
-    .await;
+    let results =
+        futures::future::join_all(ids.iter().map(|id| ws.guard.execute_approved(id, &gate))).await;
     let sent = results.iter().filter(|r| r.is_ok()).count();
     let capped = results
         .iter()
@@ -57,9 +54,16 @@ async fn one_receipt_raced_by_many_sends_approves_exactly_one() {
     let ws = Workspace::new(profile("wp-race", "HYBRID", true, None)).await;
     let server = WireServer::start().await;
     let gate = ws.gate(&server);
-    let pending = ws.guard.request_escalation(ws.request("race")).await.unwrap();
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("race"))
+        .await
+        .unwrap();
     ws.guard
-        .approve(&pending.escalation_id, person(UiSurface::CloudEscalationModal))
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
         .await
         .unwrap();
     let results = futures::future::join_all(

@@ -15,7 +15,11 @@ const EMAIL: &str = "erin.canary@example.net";
 #[tokio::test]
 async fn plans_and_receipts_have_exactly_the_spec_fields() {
     let ws = Workspace::new(profile("wp-json", "HYBRID", true, Some(3))).await;
-    let pending = ws.guard.request_escalation(ws.request("hello")).await.unwrap();
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("hello"))
+        .await
+        .unwrap();
     let plan = serde_json::to_value(&pending.plan).unwrap();
     let mut keys: Vec<_> = plan.as_object().unwrap().keys().cloned().collect();
     keys.sort();
@@ -112,7 +116,11 @@ async fn full_human_and_hybrid_need_a_person_autonomous_may_use_the_standing_rul
 
     let ws = Workspace::new(profile("wp-auto", "AUTONOMOUS", true, None)).await;
     let server = WireServer::start().await;
-    let pending = ws.guard.request_escalation(ws.request("auto task")).await.unwrap();
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("auto task"))
+        .await
+        .unwrap();
     assert!(!pending.requires_person);
     // No rule yet: nothing is approved.
     let err = ws
@@ -127,7 +135,11 @@ async fn full_human_and_hybrid_need_a_person_autonomous_may_use_the_standing_rul
         provider_ids: vec!["other".into()],
         max_payload_bytes: 1024,
     };
-    ws.guard.settings().set_standing_rule(Some(&rule)).await.unwrap();
+    ws.guard
+        .settings()
+        .set_standing_rule(Some(&rule))
+        .await
+        .unwrap();
     assert_eq!(
         ws.guard
             .approve_by_standing_rule(&pending.escalation_id)
@@ -138,7 +150,11 @@ async fn full_human_and_hybrid_need_a_person_autonomous_may_use_the_standing_rul
     );
     rule.provider_ids = vec!["open".into()];
     rule.max_payload_bytes = 3;
-    ws.guard.settings().set_standing_rule(Some(&rule)).await.unwrap();
+    ws.guard
+        .settings()
+        .set_standing_rule(Some(&rule))
+        .await
+        .unwrap();
     assert_eq!(
         ws.guard
             .approve_by_standing_rule(&pending.escalation_id)
@@ -148,7 +164,11 @@ async fn full_human_and_hybrid_need_a_person_autonomous_may_use_the_standing_rul
         "no_standing_rule"
     );
     rule.max_payload_bytes = 1024;
-    ws.guard.settings().set_standing_rule(Some(&rule)).await.unwrap();
+    ws.guard
+        .settings()
+        .set_standing_rule(Some(&rule))
+        .await
+        .unwrap();
     let receipt = ws
         .guard
         .approve_by_standing_rule(&pending.escalation_id)
@@ -165,7 +185,11 @@ async fn full_human_and_hybrid_need_a_person_autonomous_may_use_the_standing_rul
         .await
         .unwrap();
     // Still per payload: the next escalation needs its own approval.
-    let next = ws.guard.request_escalation(ws.request("another")).await.unwrap();
+    let next = ws
+        .guard
+        .request_escalation(ws.request("another"))
+        .await
+        .unwrap();
     let err = ws
         .guard
         .execute_approved(&next.escalation_id, &ws.gate(&server))
@@ -181,11 +205,18 @@ async fn no_event_export_or_error_holds_the_prompt_or_its_secrets() {
     let server = WireServer::start().await;
     let gate = ws.gate(&server);
     let prompt = format!("deploy with key {SECRET} and mail {EMAIL} the secret plan");
-    let pending = ws.guard.request_escalation(ws.request(&prompt)).await.unwrap();
+    let pending = ws
+        .guard
+        .request_escalation(ws.request(&prompt))
+        .await
+        .unwrap();
     assert_eq!(pending.plan.redactions_applied, vec!["api_key", "email"]);
     assert!(!pending.preview.contains(SECRET) && !pending.preview.contains(EMAIL));
     ws.guard
-        .approve(&pending.escalation_id, person(UiSurface::CloudEscalationModal))
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
         .await
         .unwrap();
     ws.guard
@@ -201,7 +232,11 @@ async fn no_event_export_or_error_holds_the_prompt_or_its_secrets() {
             .unwrap_err()
             .to_string(),
     );
-    let other = ws.guard.request_escalation(ws.request(&prompt)).await.unwrap();
+    let other = ws
+        .guard
+        .request_escalation(ws.request(&prompt))
+        .await
+        .unwrap();
     errors.push(
         ws.guard
             .execute_approved(&other.escalation_id, &gate)

@@ -72,7 +72,10 @@ async fn a_fallback_from_local_to_cloud_goes_through_the_guard() {
     assert!(server.requests().is_empty());
     assert_eq!(ws.denial_reasons().await, vec!["no_receipt"]);
     ws.guard
-        .approve(&pending.escalation_id, person(UiSurface::CloudEscalationModal))
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
         .await
         .unwrap();
     ws.guard
@@ -113,10 +116,15 @@ async fn a_local_only_assignment_resolved_to_cloud_is_denied() {
 
 async fn registry() -> (tempfile::TempDir, ProviderRegistry) {
     let dir = tempfile::tempdir().unwrap();
-    let db = handshake_core::db::Database::open(dir.path()).await.unwrap();
+    let db = handshake_core::db::Database::open(dir.path())
+        .await
+        .unwrap();
     let resolver = StaticResolver::new()
         .with("api.example.com", &["8.8.8.8".parse().unwrap()])
-        .with("rebind.test", &["127.0.0.1".parse().unwrap(), "8.8.4.4".parse().unwrap()]);
+        .with(
+            "rebind.test",
+            &["127.0.0.1".parse().unwrap(), "8.8.4.4".parse().unwrap()],
+        );
     let keychain = Keychain::with_service(format!(
         "dev.handshake.test.consent.{}",
         uuid::Uuid::new_v4()
@@ -159,7 +167,11 @@ async fn a_local_provider_repointed_at_a_public_address_is_refused() {
     // The stored provider is unchanged and still local.
     let stored = reg.get("lan").await.unwrap();
     assert_eq!(stored.tier, ProviderTier::Local);
-    assert!(stored.base_url.starts_with(&server.base_url()), "{}", stored.base_url);
+    assert!(
+        stored.base_url.starts_with(&server.base_url()),
+        "{}",
+        stored.base_url
+    );
     assert!(server.requests().is_empty());
 }
 
@@ -215,7 +227,11 @@ async fn a_registry_cloud_provider_is_only_reachable_through_the_gate() {
     let GovernedClient::Cloud(gate) = GovernedClient::new(Arc::new(client), &ws.guard) else {
         panic!("a cloud-tier client must come back gated");
     };
-    let pending = ws.guard.request_escalation(ws.request("via registry")).await.unwrap();
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("via registry"))
+        .await
+        .unwrap();
     let err = ws
         .guard
         .execute_approved(&pending.escalation_id, &gate)

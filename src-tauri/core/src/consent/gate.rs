@@ -99,7 +99,13 @@ impl CloudGate {
         if observed != approval.payload_sha256 {
             return Err(self
                 .guard
-                .deny_with(DenyReason::HashMismatch, plan(), receipt, Some(observed), true)
+                .deny_with(
+                    DenyReason::HashMismatch,
+                    plan(),
+                    receipt,
+                    Some(observed),
+                    true,
+                )
                 .await);
         }
         let event = FlightEvent::CloudExecuted(CloudExecuted {

@@ -263,7 +263,11 @@ impl CloudEscalationGuard {
         if let (true, Some(id)) = (block, &escalation_id) {
             let from = [EscalationStatus::Pending, EscalationStatus::Approved];
             let blocked = EscalationStatus::Blocked;
-            if let Err(e) = self.store.transition(id, &from, blocked, Some(reason)).await {
+            if let Err(e) = self
+                .store
+                .transition(id, &from, blocked, Some(reason))
+                .await
+            {
                 return e;
             }
         }
@@ -282,7 +286,11 @@ impl CloudEscalationGuard {
             payload_sha256: None,
             observed_sha256: None,
         });
-        match self.recorder.append_durable(event, correlation.clone()).await {
+        match self
+            .recorder
+            .append_durable(event, correlation.clone())
+            .await
+        {
             Ok(_) => ConsentError::Denied {
                 reason,
                 escalation_id: None,
@@ -316,7 +324,10 @@ impl CloudEscalationGuard {
             model_id: req.model_id.clone(),
             job_id: job.job_id.clone(),
             profile_id: profile.profile_id.clone(),
-            trace_id: req.trace_id.filter(|t| !t.is_nil()).unwrap_or_else(Uuid::now_v7),
+            trace_id: req
+                .trace_id
+                .filter(|t| !t.is_nil())
+                .unwrap_or_else(Uuid::now_v7),
             automation_level: profile.governance.automation_level,
             local_only: req.local_only,
         };
@@ -588,7 +599,13 @@ impl CloudEscalationGuard {
         let r = &receipt.receipt;
         if r.projection_plan_id != escalation_id || r.payload_sha256 != row.plan.payload_sha256 {
             return Err(self
-                .deny_with(DenyReason::PlanMismatch, plan(), Some(receipt_id), None, false)
+                .deny_with(
+                    DenyReason::PlanMismatch,
+                    plan(),
+                    Some(receipt_id),
+                    None,
+                    false,
+                )
                 .await);
         }
         if !r.approved {
@@ -641,7 +658,11 @@ impl CloudEscalationGuard {
                 .deny_with(DenyReason::Replay, plan(), Some(receipt_id), None, false)
                 .await);
         }
-        match self.jobs.reserve_cloud_escalation(&row.binding.job_id).await {
+        match self
+            .jobs
+            .reserve_cloud_escalation(&row.binding.job_id)
+            .await
+        {
             Ok(_) => {}
             Err(JobError::CapReached { .. }) => {
                 return Err(self

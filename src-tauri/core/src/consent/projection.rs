@@ -58,7 +58,10 @@ mod tests {
         assert_eq!(p.payload_bytes, p.payload.len() as u64);
         assert_eq!(p.payload_sha256, Sha256Hex::digest(p.payload.as_bytes()));
         assert_eq!(p.redactions_applied, vec!["email"]);
-        assert_eq!(project("write to carol@example.org please", 1024).unwrap(), p);
+        assert_eq!(
+            project("write to carol@example.org please", 1024).unwrap(),
+            p
+        );
     }
 
     #[test]

@@ -97,9 +97,7 @@ pub fn redact(input: &str) -> Redacted {
     for (index, regex) in compiled() {
         let redaction = &REDACTIONS[*index];
         if regex.is_match(&text) {
-            text = regex
-                .replace_all(&text, redaction.replacement)
-                .into_owned();
+            text = regex.replace_all(&text, redaction.replacement).into_owned();
             applied.push(redaction.name.to_owned());
         }
     }
@@ -136,7 +134,10 @@ mod tests {
             "github_token",
         );
         assert_eq!(out, "token=[REDACTED:github_token]");
-        only("github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "github_token");
+        only(
+            "github_pat_11ABCDEFG0123456789_abcdefghijklmnop",
+            "github_token",
+        );
     }
 
     #[test]
@@ -167,7 +168,10 @@ mod tests {
 
     #[test]
     fn passwords_in_urls() {
-        let out = only("db at postgres://admin:hunter2@db.internal:5432/app", "url_password");
+        let out = only(
+            "db at postgres://admin:hunter2@db.internal:5432/app",
+            "url_password",
+        );
         assert_eq!(
             out,
             "db at postgres://admin:[REDACTED:url_password]@db.internal:5432/app"
@@ -184,7 +188,12 @@ mod tests {
 
     #[test]
     fn phone_numbers() {
-        for input in ["+1 415-555-0100", "(415) 555-0100", "415.555.0100", "+44 20 7946 0958"] {
+        for input in [
+            "+1 415-555-0100",
+            "(415) 555-0100",
+            "415.555.0100",
+            "+44 20 7946 0958",
+        ] {
             let out = only(&format!("call {input} today"), "phone");
             assert_eq!(out, "call [REDACTED:phone] today", "{input}");
         }

@@ -9,8 +9,7 @@ use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
 use super::schema::{
-    automation_str, parse_automation, ConsentReceipt, EscalationStatus, PlanBinding,
-    ProjectionPlan,
+    automation_str, parse_automation, ConsentReceipt, EscalationStatus, PlanBinding, ProjectionPlan,
 };
 use super::{deny_reason_str, ConsentError};
 use crate::recorder::DenyReason;
@@ -61,8 +60,8 @@ impl ConsentStore {
 
     /// Stores the raw payload (local only) and the plan, in one transaction.
     pub async fn insert_plan(&self, row: &PlanRow, raw: Option<&str>) -> Result<(), ConsentError> {
-        let plan_json = serde_json::to_string(&row.plan)
-            .map_err(|_| ConsentError::Corrupt { what: "plan" })?;
+        let plan_json =
+            serde_json::to_string(&row.plan).map_err(|_| ConsentError::Corrupt { what: "plan" })?;
         let stops = serde_json::to_string(&row.stop_sequences)
             .map_err(|_| ConsentError::Corrupt { what: "plan" })?;
         let mut tx = self.pool.begin().await?;
@@ -112,9 +111,9 @@ impl ConsentStore {
             plan_columns!(),
             " FROM consent_plans WHERE projection_plan_id = ?"
         ))
-            .bind(plan_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        .bind(plan_id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| plan_from_row(&r)).transpose()
     }
 
@@ -129,9 +128,9 @@ impl ConsentStore {
             " FROM consent_plans WHERE (?1 IS NULL OR status = ?1) \
              ORDER BY created_at_ms, projection_plan_id"
         ))
-            .bind(status.map(EscalationStatus::as_str))
-            .fetch_all(&self.pool)
-            .await?;
+        .bind(status.map(EscalationStatus::as_str))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(plan_from_row).collect()
     }
 
@@ -230,7 +229,10 @@ impl ConsentStore {
     }
 
     /// The newest receipt issued for a plan.
-    pub async fn receipt_for_plan(&self, plan_id: &str) -> Result<Option<ReceiptRow>, ConsentError> {
+    pub async fn receipt_for_plan(
+        &self,
+        plan_id: &str,
+    ) -> Result<Option<ReceiptRow>, ConsentError> {
         let row = sqlx::query(
             "SELECT receipt_json, expires_at_ms, consumed_at_ms FROM consent_receipts \
              WHERE projection_plan_id = ? ORDER BY issued_at_ms DESC LIMIT 1",
@@ -242,7 +244,11 @@ impl ConsentStore {
     }
 
     /// Marks an approving receipt used; false when it was already used (or is a denial).
-    pub async fn consume_receipt(&self, receipt_id: &str, now_ms: i64) -> Result<bool, ConsentError> {
+    pub async fn consume_receipt(
+        &self,
+        receipt_id: &str,
+        now_ms: i64,
+    ) -> Result<bool, ConsentError> {
         let done = sqlx::query(
             "UPDATE consent_receipts SET consumed_at_ms = ? \
              WHERE consent_receipt_id = ? AND consumed_at_ms IS NULL AND approved = 1",

@@ -296,7 +296,9 @@ pub enum CallOutcome {
     /// FR-EVT-LLM-INFERENCE event of the same trace_id.
     Dispatched,
     Success,
-    Error { kind: ErrorKind },
+    Error {
+        kind: ErrorKind,
+    },
 }
 
 /// FR-EVT-CLOUD-004: the cloud call was made.

@@ -134,7 +134,12 @@ pub struct HttpChatClient {
 }
 
 impl HttpChatClient {
-    pub fn new(http: reqwest::Client, base_url: String, model_id: &str, tier: ProviderTier) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        base_url: String,
+        model_id: &str,
+        tier: ProviderTier,
+    ) -> Self {
         let (provider, _) = model_id.split_once('/').unwrap();
         Self {
             http,
@@ -178,11 +183,11 @@ impl LlmClient for HttpChatClient {
                 .map_err(|_| LlmError::MalformedResponse {
                     what: "body".into(),
                 })?;
-        let text = json["choices"][0]["message"]["content"]
-            .as_str()
-            .ok_or(LlmError::MalformedResponse {
+        let text = json["choices"][0]["message"]["content"].as_str().ok_or(
+            LlmError::MalformedResponse {
                 what: "choices".into(),
-            })?;
+            },
+        )?;
         Ok(CompletionResponse {
             text: text.to_owned(),
             usage: TokenUsage {
@@ -230,12 +235,7 @@ pub fn catalog() -> StaticCatalog {
 }
 
 /// A profile whose worker falls back from a local model to the cloud one.
-pub fn profile(
-    profile_id: &str,
-    level: &str,
-    allow_cloud: bool,
-    cap: Option<u32>,
-) -> WorkProfile {
+pub fn profile(profile_id: &str, level: &str, allow_cloud: bool, cap: Option<u32>) -> WorkProfile {
     let mut governance = serde_json::json!({
         "automation_level": level,
         "allow_cloud_escalation": allow_cloud
