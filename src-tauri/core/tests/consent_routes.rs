@@ -83,6 +83,7 @@ async fn a_fallback_from_local_to_cloud_goes_through_the_guard() {
         .await
         .unwrap();
     assert_eq!(server.prompts(), vec!["fix the build".to_owned()]);
+    assert_eq!(ws.events(EventType::CloudExecuted).await.len(), 1);
     // A local client is handed out as is.
     let local = HttpChatClient::new(
         reqwest::Client::new(),
