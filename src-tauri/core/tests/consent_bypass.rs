@@ -474,3 +474,57 @@ async fn over_max_bytes_is_refused_before_any_plan() {
     assert!(ws.guard.list(None).await.unwrap().is_empty());
     assert!(ws.events(EventType::CloudRequested).await.is_empty());
 }
+
+#[tokio::test]
+async fn streaming_sends_pass_the_same_checks() {
+    use futures::StreamExt;
+    let ws = hybrid().await;
+    let server = WireServer::start().await;
+    let gate = ws.gate(&server);
+    let mut ids = Vec::new();
+    for prompt in ["stream me", "tamper me"] {
+        let pending = ws
+            .guard
+            .request_escalation(ws.request(prompt))
+            .await
+            .unwrap();
+        ws.guard
+            .approve(
+                &pending.escalation_id,
+                person(UiSurface::CloudEscalationModal),
+            )
+            .await
+            .unwrap();
+        ids.push(pending.escalation_id);
+    }
+    let receipt = ws.guard.receipt_for(&ids[0]).await.unwrap().unwrap();
+    let approval = ws
+        .guard
+        .authorize(&ids[0], &receipt.consent_receipt_id)
+        .await
+        .unwrap();
+    let request = ws.guard.approved_request(&ids[0]).await.unwrap();
+    let events: Vec<_> = gate
+        .send_stream(approval, request)
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert!(events.iter().all(|e| e.is_ok()) && events.len() == 3);
+    assert_eq!(server.prompts(), vec!["stream me".to_owned()]);
+    let receipt = ws.guard.receipt_for(&ids[1]).await.unwrap().unwrap();
+    let approval = ws
+        .guard
+        .authorize(&ids[1], &receipt.consent_receipt_id)
+        .await
+        .unwrap();
+    let mut request = ws.guard.approved_request(&ids[1]).await.unwrap();
+    request.prompt = "something else".into();
+    let reason = match gate.send_stream(approval, request).await {
+        Err(e) => e.deny_reason(),
+        Ok(_) => None,
+    };
+    assert_eq!(reason, Some(DenyReason::HashMismatch));
+    assert_eq!(ws.denial_reasons().await, vec!["hash_mismatch"]);
+    assert_eq!(server.requests().len(), 1);
+}

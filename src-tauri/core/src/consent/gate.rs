@@ -15,7 +15,9 @@ use super::mode::GovernanceMode;
 use super::projection::payload_hash;
 use super::schema::EscalationStatus;
 use super::ConsentError;
-use crate::llm::{CompletionRequest, CompletionResponse, LlmClient, ModelProfile};
+use crate::llm::{
+    CompletionRequest, CompletionResponse, CompletionStream, LlmClient, ModelProfile,
+};
 use crate::recorder::{CallOutcome, CloudExecuted, DenyReason, FlightEvent, Ident};
 use crate::registry::ProviderTier;
 
@@ -73,6 +75,34 @@ impl CloudGate {
         approval: Approval,
         request: CompletionRequest,
     ) -> Result<CompletionResponse, ConsentError> {
+        self.clear_for_takeoff(approval, &request).await?;
+        self.inner
+            .completion(request)
+            .await
+            .map_err(ConsentError::Llm)
+    }
+
+    /// Starts a streaming completion of `request` under `approval`, after the same checks as
+    /// [`CloudGate::send`].
+    pub async fn send_stream(
+        &self,
+        approval: Approval,
+        request: CompletionRequest,
+    ) -> Result<CompletionStream, ConsentError> {
+        self.clear_for_takeoff(approval, &request).await?;
+        self.inner
+            .completion_stream(request)
+            .await
+            .map_err(ConsentError::Llm)
+    }
+
+    /// The last checks before the wire (LOCKED, destination, hash of the bytes about to be
+    /// sent), then FR-EVT-CLOUD-004 committed durably and the plan marked executed.
+    async fn clear_for_takeoff(
+        &self,
+        approval: Approval,
+        request: &CompletionRequest,
+    ) -> Result<(), ConsentError> {
         let plan = || {
             Some((
                 approval.plan_id.as_str(),
@@ -129,10 +159,7 @@ impl CloudGate {
                 None,
             )
             .await?;
-        self.inner
-            .completion(request)
-            .await
-            .map_err(ConsentError::Llm)
+        Ok(())
     }
 }
 
