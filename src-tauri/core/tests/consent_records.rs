@@ -267,3 +267,50 @@ async fn no_event_export_or_error_holds_the_prompt_or_its_secrets() {
     assert!(requested[0]["payload_ref"].is_string());
     assert_eq!(requested[0]["payload_bytes"], pending.payload_bytes);
 }
+
+#[tokio::test]
+async fn stored_plans_and_receipts_cannot_be_rewritten() {
+    let ws = Workspace::new(profile("wp-immutable", "HYBRID", true, None)).await;
+    let server = WireServer::start().await;
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("fixed"))
+        .await
+        .unwrap();
+    let receipt = ws
+        .guard
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap();
+    let pool = ws.db.pool();
+    let rewrite_payload = sqlx::query(
+        "UPDATE consent_plans SET payload_text = 'other', payload_sha256 = ? WHERE projection_plan_id = ?",
+    )
+    .bind(handshake_core::recorder::Sha256Hex::digest(b"other").as_str())
+    .bind(&pending.escalation_id)
+    .execute(pool)
+    .await;
+    assert!(rewrite_payload.is_err());
+    let rebind = sqlx::query(
+        "UPDATE consent_receipts SET projection_plan_id = 'pp-other' WHERE consent_receipt_id = ?",
+    )
+    .bind(&receipt.consent_receipt_id)
+    .execute(pool)
+    .await;
+    assert!(rebind.is_err());
+    ws.guard
+        .execute_approved(&pending.escalation_id, &ws.gate(&server))
+        .await
+        .unwrap();
+    let unconsume = sqlx::query(
+        "UPDATE consent_receipts SET consumed_at_ms = NULL WHERE consent_receipt_id = ?",
+    )
+    .bind(&receipt.consent_receipt_id)
+    .execute(pool)
+    .await;
+    assert!(unconsume.is_err());
+    assert_eq!(server.prompts(), vec!["fixed".to_owned()]);
+}
