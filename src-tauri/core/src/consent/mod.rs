@@ -8,6 +8,7 @@
 //! - [`mode`]: the workspace GovernanceMode (LOCKED / STANDARD) and the AUTONOMOUS standing rule.
 //! - [`guard`]: [`CloudEscalationGuard`], which creates plans, records consent, and alone mints
 //!   the single-use [`Approval`] a send needs.
+//! - `decide`: approve, deny, the standing rule, and `authorize`.
 //! - [`gate`]: [`CloudGate`], the wrapper the registry hands cloud-tier clients out in; its only
 //!   send method consumes an [`Approval`] and re-checks LOCKED and the payload hash on the wire.
 //!
@@ -17,6 +18,7 @@
 //! request, approval, denial and execution is recorded durably before it takes effect; no event,
 //! log or error holds the payload.
 
+mod decide;
 pub mod gate;
 pub mod guard;
 pub mod mode;
