@@ -148,7 +148,7 @@ pub struct PendingEscalation {
     /// Cloud escalations the job already used, and its cap (`None`: no cap).
     pub job_escalations_used: u32,
     pub job_escalations_cap: Option<u32>,
-    /// Escalations left for the job after this one's reservation would fail (`None`: no cap).
+    /// Cloud escalations the job may still make: cap minus used (`None`: no cap).
     pub remaining_escalations: Option<u32>,
     /// FULL_HUMAN and HYBRID need a person's click; AUTONOMOUS may use the standing rule.
     pub requires_person: bool,
