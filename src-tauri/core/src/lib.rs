@@ -8,10 +8,12 @@
 //! - [`registry`]: the providers a user registered (kind, tier, base_url, secret handle).
 //! - [`recorder`]: the Flight Recorder, an append-only, hash-chained and anchored event log.
 //! - [`egress`]: which network addresses a provider may reach, checked on resolved addresses.
+//! - [`consent`]: cloud escalation consent: ProjectionPlan, ConsentReceipt, the guard and gate.
 //! - [`profiles`]: Work Profiles, the jobs that pin them, model resolution and local model swaps.
 //! - [`doctor`]: the health checks behind `hsk doctor` and the Settings view.
 //! - [`facade`]: [`facade::Handshake`], the one object the shells (desktop app and CLI) hold.
 
+pub mod consent;
 pub mod db;
 pub mod doctor;
 pub mod egress;

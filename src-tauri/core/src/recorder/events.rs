@@ -229,8 +229,9 @@ pub struct CloudRequested {
     pub payload_ref: Option<PayloadRef>,
 }
 
-/// Who approved a cloud escalation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
+/// Who approved a cloud escalation. Also the `ui_surface` of a ConsentReceipt, which is parsed
+/// back from storage, hence `Deserialize` (an enum of three names: no room for prose).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum UiSurface {
     CloudEscalationModal,
@@ -269,6 +270,10 @@ pub enum DenyReason {
     Expired,
     /// The receipt was already used.
     Replay,
+    /// No approving receipt exists for the plan (consent still pending).
+    NoReceipt,
+    /// The receipt or approval is bound to another plan, provider or model than the call.
+    PlanMismatch,
 }
 
 /// FR-EVT-CLOUD-003: denied.
@@ -287,8 +292,13 @@ pub struct CloudDenied {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum CallOutcome {
+    /// Recorded before the call is made (record before act); the result is in the
+    /// FR-EVT-LLM-INFERENCE event of the same trace_id.
+    Dispatched,
     Success,
-    Error { kind: ErrorKind },
+    Error {
+        kind: ErrorKind,
+    },
 }
 
 /// FR-EVT-CLOUD-004: the cloud call was made.

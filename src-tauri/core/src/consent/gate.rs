@@ -1,0 +1,194 @@
+//! [`CloudGate`]: the only handle on a cloud-tier client. It does not implement `LlmClient`; its
+//! one send method consumes an [`Approval`], which only [`CloudEscalationGuard::authorize`] makes.
+//! [`GovernedClient::new`] is how the registry hands clients out: a cloud-tier client comes back
+//! only inside a gate.
+//!
+//! Guarantee: just before the call the gate checks again that the mode is not LOCKED, that the
+//! request goes to the approved provider and model, and that SHA-256 of the prompt bytes actually
+//! being sent equals the plan's `payload_sha256`; any mismatch hard-blocks and is recorded
+//! (FR-EVT-CLOUD-003). FR-EVT-CLOUD-004 is committed durably before the call is made.
+
+use std::sync::Arc;
+
+use super::guard::{Approval, CloudEscalationGuard};
+use super::mode::GovernanceMode;
+use super::projection::payload_hash;
+use super::schema::EscalationStatus;
+use super::ConsentError;
+use crate::llm::{
+    CompletionRequest, CompletionResponse, CompletionStream, LlmClient, ModelProfile,
+};
+use crate::recorder::{CallOutcome, CloudExecuted, DenyReason, FlightEvent, Ident};
+use crate::registry::ProviderTier;
+
+/// A client as the registry hands it out: local-tier clients directly, cloud-tier ones only
+/// behind a [`CloudGate`].
+pub enum GovernedClient {
+    Local(Arc<dyn LlmClient>),
+    Cloud(CloudGate),
+}
+
+impl GovernedClient {
+    /// Wraps `client` according to the tier of the model it serves.
+    pub fn new(client: Arc<dyn LlmClient>, guard: &CloudEscalationGuard) -> Self {
+        match client.profile().tier {
+            ProviderTier::Local => Self::Local(client),
+            ProviderTier::Cloud => Self::Cloud(CloudGate::new(client, guard.clone())),
+        }
+    }
+
+    /// Whether a call through this client is a cloud escalation.
+    pub fn is_cloud(&self) -> bool {
+        matches!(self, Self::Cloud(_))
+    }
+}
+
+/// A cloud-tier client that can only be called with an [`Approval`].
+pub struct CloudGate {
+    inner: Arc<dyn LlmClient>,
+    guard: CloudEscalationGuard,
+}
+
+impl std::fmt::Debug for CloudGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudGate")
+            .field("model_id", &self.inner.profile().model_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CloudGate {
+    /// Puts `inner` behind the gate. Any tier is accepted: wrapping a local client only adds
+    /// checks.
+    pub fn new(inner: Arc<dyn LlmClient>, guard: CloudEscalationGuard) -> Self {
+        Self { inner, guard }
+    }
+
+    /// The model the gated client serves.
+    pub fn profile(&self) -> &ModelProfile {
+        self.inner.profile()
+    }
+
+    /// Sends `request` under `approval` (consumed: one approval, one call).
+    pub async fn send(
+        &self,
+        approval: Approval,
+        request: CompletionRequest,
+    ) -> Result<CompletionResponse, ConsentError> {
+        self.clear_for_takeoff(approval, &request).await?;
+        self.inner
+            .completion(request)
+            .await
+            .map_err(ConsentError::Llm)
+    }
+
+    /// Starts a streaming completion of `request` under `approval`, after the same checks as
+    /// [`CloudGate::send`].
+    pub async fn send_stream(
+        &self,
+        approval: Approval,
+        request: CompletionRequest,
+    ) -> Result<CompletionStream, ConsentError> {
+        self.clear_for_takeoff(approval, &request).await?;
+        self.inner
+            .completion_stream(request)
+            .await
+            .map_err(ConsentError::Llm)
+    }
+
+    /// The last checks before the wire (LOCKED, destination, hash of the bytes about to be
+    /// sent), then FR-EVT-CLOUD-004 committed durably and the plan marked executed.
+    async fn clear_for_takeoff(
+        &self,
+        approval: Approval,
+        request: &CompletionRequest,
+    ) -> Result<(), ConsentError> {
+        let plan = || {
+            Some((
+                approval.plan_id.as_str(),
+                approval.payload_sha256.clone(),
+                &approval.binding,
+            ))
+        };
+        let receipt = Some(approval.receipt_id.as_str());
+        if self.guard.settings.mode().await? == GovernanceMode::Locked {
+            return Err(self
+                .guard
+                .deny_with(DenyReason::Locked, plan(), receipt, None, true)
+                .await);
+        }
+        if request.model_id != approval.binding.model_id
+            || self.inner.profile().provider_id != approval.binding.provider_id
+        {
+            return Err(self
+                .guard
+                .deny_with(DenyReason::PlanMismatch, plan(), receipt, None, true)
+                .await);
+        }
+        let observed = payload_hash(&request.prompt);
+        if observed != approval.payload_sha256 {
+            return Err(self
+                .guard
+                .deny_with(
+                    DenyReason::HashMismatch,
+                    plan(),
+                    receipt,
+                    Some(observed),
+                    true,
+                )
+                .await);
+        }
+        let event = FlightEvent::CloudExecuted(CloudExecuted {
+            projection_plan_id: Ident::sanitized(&approval.plan_id),
+            consent_receipt_id: Ident::sanitized(&approval.receipt_id),
+            payload_sha256: observed,
+            sent_bytes: request.prompt.len() as u64,
+            outcome: CallOutcome::Dispatched,
+        });
+        let correlation = CloudEscalationGuard::correlation(&approval.binding);
+        self.guard
+            .recorder
+            .append_durable(event, correlation)
+            .await?;
+        self.guard
+            .store
+            .transition(
+                &approval.plan_id,
+                &[EscalationStatus::Approved],
+                EscalationStatus::Executed,
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+impl CloudEscalationGuard {
+    /// Sends exactly the approved bytes of `escalation_id` through `gate` (for `hsk job resume`
+    /// and the desktop modal): authorizes with the plan's receipt, rebuilds the request from the
+    /// stored projection, and sends. A pending escalation is denied `no_receipt`, a denied one
+    /// `person`, an executed one `replay`; each denial is recorded.
+    pub async fn execute_approved(
+        &self,
+        escalation_id: &str,
+        gate: &CloudGate,
+    ) -> Result<CompletionResponse, ConsentError> {
+        let receipt = self.receipt_for(escalation_id).await?;
+        let approval = match receipt {
+            Some(receipt) => {
+                self.authorize(escalation_id, &receipt.consent_receipt_id)
+                    .await?
+            }
+            None => {
+                let row = self.plan(escalation_id).await?;
+                let hash = crate::recorder::Sha256Hex::digest(row.payload_text.as_bytes());
+                let plan = Some((escalation_id, hash, &row.binding));
+                return Err(self
+                    .deny_with(DenyReason::NoReceipt, plan, None, None, false)
+                    .await);
+            }
+        };
+        let request = self.approved_request(escalation_id).await?;
+        gate.send(approval, request).await
+    }
+}

@@ -1,0 +1,530 @@
+//! Attempts to get around the cloud escalation guard, each of which must be blocked, recorded
+//! as FR-EVT-CLOUD-003 with the right reason, and leave the loopback "cloud" server untouched.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod consent_common;
+
+use std::time::Duration;
+
+use consent_common::*;
+use handshake_core::consent::{
+    ConsentError, EscalationStatus, GovernanceMode, GuardConfig, UiSurface,
+};
+use handshake_core::recorder::{DenyReason, EventType, Sha256Hex};
+
+fn denied(result: Result<impl std::fmt::Debug, ConsentError>) -> DenyReason {
+    match result {
+        Err(e) => e
+            .deny_reason()
+            .unwrap_or_else(|| panic!("not a denial: {e:?}")),
+        Ok(v) => panic!("expected a denial, got {v:?}"),
+    }
+}
+
+async fn hybrid() -> Workspace {
+    Workspace::new(profile("wp-hybrid", "HYBRID", true, None)).await
+}
+
+#[tokio::test]
+async fn an_approved_escalation_sends_exactly_the_approved_bytes_once() {
+    let ws = hybrid().await;
+    let server = WireServer::start().await;
+    let gate = ws.gate(&server);
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("summarise the notes of dave@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(pending.status, EscalationStatus::Pending);
+    assert_eq!(pending.preview, "summarise the notes of [REDACTED:email]");
+    assert_eq!(pending.plan.redactions_applied, vec!["email"]);
+    assert_eq!(
+        pending.plan.payload_sha256,
+        Sha256Hex::digest(pending.preview.as_bytes()).as_str()
+    );
+    assert_eq!(pending.binding.model_id, CLOUD_MODEL);
+    assert_eq!(pending.binding.provider_id, "open");
+    assert!(pending.requires_person);
+    let receipt = ws
+        .guard
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap();
+    assert!(receipt.approved);
+    assert_eq!(receipt.payload_sha256, pending.plan.payload_sha256);
+    assert_eq!(receipt.projection_plan_id, pending.escalation_id);
+    let answer = ws
+        .guard
+        .execute_approved(&pending.escalation_id, &gate)
+        .await
+        .unwrap();
+    assert_eq!(answer.text, "done");
+    assert_eq!(server.prompts(), vec![pending.preview.clone()]);
+    let executed = ws.events(EventType::CloudExecuted).await;
+    assert_eq!(executed.len(), 1);
+    assert_eq!(executed[0]["payload_sha256"], pending.plan.payload_sha256);
+    assert_eq!(executed[0]["outcome"]["status"], "dispatched");
+    assert_eq!(ws.events(EventType::CloudRequested).await.len(), 1);
+    assert_eq!(ws.events(EventType::CloudApproved).await.len(), 1);
+    assert_eq!(
+        ws.guard.show(&pending.escalation_id).await.unwrap().status,
+        EscalationStatus::Executed
+    );
+    assert_eq!(ws.jobs.get(&ws.job_id).await.unwrap().cloud_escalations, 1);
+}
+
+#[tokio::test]
+async fn no_receipt_is_denied_and_nothing_is_sent() {
+    let ws = hybrid().await;
+    let server = WireServer::start().await;
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("hello"))
+        .await
+        .unwrap();
+    let reason = denied(
+        ws.guard
+            .execute_approved(&pending.escalation_id, &ws.gate(&server))
+            .await,
+    );
+    assert_eq!(reason, DenyReason::NoReceipt);
+    // A made-up receipt id is no receipt either.
+    let reason = denied(
+        ws.guard
+            .authorize(&pending.escalation_id, "cr-forged")
+            .await,
+    );
+    assert_eq!(reason, DenyReason::NoReceipt);
+    assert_eq!(ws.denial_reasons().await, vec!["no_receipt", "no_receipt"]);
+    assert!(server.requests().is_empty());
+    // Still pending: the person can still answer.
+    assert_eq!(ws.guard.list_pending().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_denied_receipt_is_a_denial() {
+    let ws = hybrid().await;
+    let server = WireServer::start().await;
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("hello"))
+        .await
+        .unwrap();
+    let receipt = ws
+        .guard
+        .deny(&pending.escalation_id, person(UiSurface::OperatorConsole))
+        .await
+        .unwrap();
+    assert!(!receipt.approved);
+    let reason = denied(
+        ws.guard
+            .execute_approved(&pending.escalation_id, &ws.gate(&server))
+            .await,
+    );
+    assert_eq!(reason, DenyReason::Person);
+    let reason = denied(
+        ws.guard
+            .authorize(&pending.escalation_id, &receipt.consent_receipt_id)
+            .await,
+    );
+    assert_eq!(reason, DenyReason::Person);
+    // A decided escalation cannot be approved afterwards.
+    let err = ws
+        .guard
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "already_decided");
+    assert_eq!(
+        ws.denial_reasons().await,
+        vec!["person", "person", "person"]
+    );
+    assert!(ws.events(EventType::CloudApproved).await.is_empty());
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_receipt_for_another_plan_is_refused_even_with_the_same_payload() {
+    let ws = hybrid().await;
+    let server = WireServer::start().await;
+    let a = ws
+        .guard
+        .request_escalation(ws.request("same text"))
+        .await
+        .unwrap();
+    let b = ws
+        .guard
+        .request_escalation(ws.request("same text"))
+        .await
+        .unwrap();
+    assert_eq!(a.plan.payload_sha256, b.plan.payload_sha256);
+    let receipt_b = ws
+        .guard
+        .approve(&b.escalation_id, person(UiSurface::CloudEscalationModal))
+        .await
+        .unwrap();
+    let reason = denied(
+        ws.guard
+            .authorize(&a.escalation_id, &receipt_b.consent_receipt_id)
+            .await,
+    );
+    assert_eq!(reason, DenyReason::PlanMismatch);
+    assert_eq!(ws.denial_reasons().await, vec!["plan_mismatch"]);
+    assert!(server.requests().is_empty());
+    assert_eq!(
+        ws.guard.show(&a.escalation_id).await.unwrap().status,
+        EscalationStatus::Pending
+    );
+}
+
+#[tokio::test]
+async fn a_receipt_replayed_for_a_second_call_is_refused() {
+    let ws = hybrid().await;
+    let server = WireServer::start().await;
+    let gate = ws.gate(&server);
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("once"))
+        .await
+        .unwrap();
+    let receipt = ws
+        .guard
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap();
+    ws.guard
+        .execute_approved(&pending.escalation_id, &gate)
+        .await
+        .unwrap();
+    let reason = denied(
+        ws.guard
+            .execute_approved(&pending.escalation_id, &gate)
+            .await,
+    );
+    assert_eq!(reason, DenyReason::Replay);
+    let reason = denied(
+        ws.guard
+            .authorize(&pending.escalation_id, &receipt.consent_receipt_id)
+            .await,
+    );
+    assert_eq!(reason, DenyReason::Replay);
+    assert_eq!(ws.denial_reasons().await, vec!["replay", "replay"]);
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_payload_changed_after_approval_is_hard_blocked() {
+    let ws = hybrid().await;
+    let server = WireServer::start().await;
+    let gate = ws.gate(&server);
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("approved text"))
+        .await
+        .unwrap();
+    let receipt = ws
+        .guard
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap();
+    let approval = ws
+        .guard
+        .authorize(&pending.escalation_id, &receipt.consent_receipt_id)
+        .await
+        .unwrap();
+    let mut request = ws
+        .guard
+        .approved_request(&pending.escalation_id)
+        .await
+        .unwrap();
+    assert_eq!(request.prompt, "approved text");
+    request.prompt.push_str(" plus the unredacted secret");
+    let observed = Sha256Hex::digest(request.prompt.as_bytes());
+    let reason = denied(gate.send(approval, request).await);
+    assert_eq!(reason, DenyReason::HashMismatch);
+    let denials = ws.events(EventType::CloudDenied).await;
+    assert_eq!(denials.len(), 1);
+    assert_eq!(denials[0]["reason"], "hash_mismatch");
+    assert_eq!(denials[0]["observed_sha256"], observed.as_str());
+    assert_eq!(denials[0]["payload_sha256"], pending.plan.payload_sha256);
+    assert!(server.requests().is_empty());
+    // The plan is blocked for good; resuming it is refused with the same reason.
+    let shown = ws.guard.show(&pending.escalation_id).await.unwrap();
+    assert_eq!(shown.status, EscalationStatus::Blocked);
+    assert_eq!(shown.blocked_reason, Some(DenyReason::HashMismatch));
+    let reason = denied(
+        ws.guard
+            .execute_approved(&pending.escalation_id, &gate)
+            .await,
+    );
+    assert_eq!(reason, DenyReason::HashMismatch);
+    assert!(server.requests().is_empty());
+    assert!(ws.events(EventType::CloudExecuted).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_request_for_another_model_under_an_approval_is_refused() {
+    let ws = hybrid().await;
+    let server = WireServer::start().await;
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("text"))
+        .await
+        .unwrap();
+    let receipt = ws
+        .guard
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap();
+    let approval = ws
+        .guard
+        .authorize(&pending.escalation_id, &receipt.consent_receipt_id)
+        .await
+        .unwrap();
+    let mut request = ws
+        .guard
+        .approved_request(&pending.escalation_id)
+        .await
+        .unwrap();
+    request.model_id = "open/gpt-4o".into();
+    let reason = denied(ws.gate(&server).send(approval, request).await);
+    assert_eq!(reason, DenyReason::PlanMismatch);
+    assert_eq!(ws.denial_reasons().await, vec!["plan_mismatch"]);
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn locked_switched_on_between_approval_and_send_denies() {
+    let ws = hybrid().await;
+    let server = WireServer::start().await;
+    let gate = ws.gate(&server);
+    // (a) LOCKED after the receipt, before resume.
+    let first = ws
+        .guard
+        .request_escalation(ws.request("one"))
+        .await
+        .unwrap();
+    ws.guard
+        .approve(
+            &first.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap();
+    ws.guard
+        .settings()
+        .set_mode(GovernanceMode::Locked)
+        .await
+        .unwrap();
+    let reason = denied(ws.guard.execute_approved(&first.escalation_id, &gate).await);
+    assert_eq!(reason, DenyReason::Locked);
+    // (b) LOCKED after the Approval was minted, right before the send.
+    ws.guard
+        .settings()
+        .set_mode(GovernanceMode::Standard)
+        .await
+        .unwrap();
+    let second = ws
+        .guard
+        .request_escalation(ws.request("two"))
+        .await
+        .unwrap();
+    let receipt = ws
+        .guard
+        .approve(
+            &second.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap();
+    let approval = ws
+        .guard
+        .authorize(&second.escalation_id, &receipt.consent_receipt_id)
+        .await
+        .unwrap();
+    let request = ws
+        .guard
+        .approved_request(&second.escalation_id)
+        .await
+        .unwrap();
+    ws.guard
+        .settings()
+        .set_mode(GovernanceMode::Locked)
+        .await
+        .unwrap();
+    let reason = denied(gate.send(approval, request).await);
+    assert_eq!(reason, DenyReason::Locked);
+    // (c) LOCKED at request and at approval time.
+    let reason = denied(ws.guard.request_escalation(ws.request("three")).await);
+    assert_eq!(reason, DenyReason::Locked);
+    ws.guard
+        .settings()
+        .set_mode(GovernanceMode::Standard)
+        .await
+        .unwrap();
+    let fourth = ws
+        .guard
+        .request_escalation(ws.request("four"))
+        .await
+        .unwrap();
+    ws.guard
+        .settings()
+        .set_mode(GovernanceMode::Locked)
+        .await
+        .unwrap();
+    let reason = denied(
+        ws.guard
+            .approve(
+                &fourth.escalation_id,
+                person(UiSurface::CloudEscalationModal),
+            )
+            .await,
+    );
+    assert_eq!(reason, DenyReason::Locked);
+    assert_eq!(
+        ws.denial_reasons().await,
+        vec!["locked", "locked", "locked", "locked"]
+    );
+    assert!(server.requests().is_empty());
+    // Unlocking does not revive a plan blocked by LOCKED.
+    ws.guard
+        .settings()
+        .set_mode(GovernanceMode::Standard)
+        .await
+        .unwrap();
+    let reason = denied(ws.guard.execute_approved(&first.escalation_id, &gate).await);
+    assert_eq!(reason, DenyReason::Locked);
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn profile_and_local_only_deny_at_request() {
+    let ws = Workspace::new(profile("wp-noc", "HYBRID", false, None)).await;
+    let reason = denied(ws.guard.request_escalation(ws.request("x")).await);
+    assert_eq!(reason, DenyReason::Profile);
+    let ws2 = hybrid().await;
+    let mut request = ws2.request("x");
+    request.local_only = true;
+    let reason = denied(ws2.guard.request_escalation(request).await);
+    assert_eq!(reason, DenyReason::LocalOnly);
+    assert_eq!(ws.denial_reasons().await, vec!["profile"]);
+    assert_eq!(ws2.denial_reasons().await, vec!["local_only"]);
+    assert!(ws.guard.list(None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_expired_receipt_is_refused() {
+    let config = GuardConfig {
+        receipt_ttl: Duration::from_millis(1),
+        ..GuardConfig::default()
+    };
+    let ws = Workspace::with_config(profile("wp-ttl", "HYBRID", true, None), config).await;
+    let server = WireServer::start().await;
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("late"))
+        .await
+        .unwrap();
+    ws.guard
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let reason = denied(
+        ws.guard
+            .execute_approved(&pending.escalation_id, &ws.gate(&server))
+            .await,
+    );
+    assert_eq!(reason, DenyReason::Expired);
+    assert_eq!(ws.denial_reasons().await, vec!["expired"]);
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn over_max_bytes_is_refused_before_any_plan() {
+    let ws = hybrid().await;
+    let mut request = ws.request(&"y".repeat(100));
+    request.max_bytes = Some(99);
+    let err = ws.guard.request_escalation(request).await.unwrap_err();
+    assert!(matches!(
+        err,
+        ConsentError::PayloadTooLarge {
+            bytes: 100,
+            max_bytes: 99
+        }
+    ));
+    assert!(ws.guard.list(None).await.unwrap().is_empty());
+    assert!(ws.events(EventType::CloudRequested).await.is_empty());
+}
+
+#[tokio::test]
+async fn streaming_sends_pass_the_same_checks() {
+    use futures::StreamExt;
+    let ws = hybrid().await;
+    let server = WireServer::start().await;
+    let gate = ws.gate(&server);
+    let mut ids = Vec::new();
+    for prompt in ["stream me", "tamper me"] {
+        let pending = ws
+            .guard
+            .request_escalation(ws.request(prompt))
+            .await
+            .unwrap();
+        ws.guard
+            .approve(
+                &pending.escalation_id,
+                person(UiSurface::CloudEscalationModal),
+            )
+            .await
+            .unwrap();
+        ids.push(pending.escalation_id);
+    }
+    let receipt = ws.guard.receipt_for(&ids[0]).await.unwrap().unwrap();
+    let approval = ws
+        .guard
+        .authorize(&ids[0], &receipt.consent_receipt_id)
+        .await
+        .unwrap();
+    let request = ws.guard.approved_request(&ids[0]).await.unwrap();
+    let events: Vec<_> = gate
+        .send_stream(approval, request)
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert!(events.iter().all(|e| e.is_ok()) && events.len() == 3);
+    assert_eq!(server.prompts(), vec!["stream me".to_owned()]);
+    let receipt = ws.guard.receipt_for(&ids[1]).await.unwrap().unwrap();
+    let approval = ws
+        .guard
+        .authorize(&ids[1], &receipt.consent_receipt_id)
+        .await
+        .unwrap();
+    let mut request = ws.guard.approved_request(&ids[1]).await.unwrap();
+    request.prompt = "something else".into();
+    let reason = match gate.send_stream(approval, request).await {
+        Err(e) => e.deny_reason(),
+        Ok(_) => None,
+    };
+    assert_eq!(reason, Some(DenyReason::HashMismatch));
+    assert_eq!(ws.denial_reasons().await, vec!["hash_mismatch"]);
+    assert_eq!(server.requests().len(), 1);
+}
