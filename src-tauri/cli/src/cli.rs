@@ -55,6 +55,16 @@ pub enum Command {
         #[command(subcommand)]
         command: JobCommand,
     },
+    /// Cloud escalations: list, show, approve or deny what would be sent to a cloud model.
+    Escalation {
+        #[command(subcommand)]
+        command: crate::commands::escalation::EscalationCommand,
+    },
+    /// The workspace's governance mode (LOCKED denies every cloud call).
+    Governance {
+        #[command(subcommand)]
+        command: crate::commands::governance::GovernanceCommand,
+    },
     /// Local models: swap the model a job runs on.
     Model {
         #[command(subcommand)]

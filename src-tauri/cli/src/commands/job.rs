@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use serde::Serialize;
 
+use handshake_core::facade::{RunOutcome, RunRequest};
+use handshake_core::profiles::Role;
 use handshake_core::Handshake;
 
-use crate::error::CliError;
+use crate::error::{CliError, EXIT_CONSENT_REQUIRED};
 use crate::output::Output;
 
 /// `hsk job ...`.
@@ -21,6 +23,28 @@ pub enum JobCommand {
     },
     /// One job: its pinned profile, status and cloud escalations.
     Show { job_id: String },
+    /// Run a prompt for a role under the job's pinned profile: resolution, guard, adapter,
+    /// Flight Recorder. Exits 3, printing the plan and its escalation id, when the resolved model
+    /// is cloud tier and needs consent first.
+    Run {
+        job_id: String,
+        /// frontend, orchestrator, worker or validator.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        file_type: Option<String>,
+        #[arg(long)]
+        task_type: Option<String>,
+        #[arg(long)]
+        max_tokens: Option<u32>,
+        #[arg(long, default_value_t = 0.0)]
+        temperature: f32,
+        #[arg(long = "stop")]
+        stop: Vec<String>,
+        prompt: String,
+    },
+    /// Send the job's approved cloud escalation (exactly the approved bytes), or report its denial.
+    Resume { job_id: String },
 }
 
 #[derive(Serialize)]
@@ -57,6 +81,72 @@ pub async fn run(hs: &Handshake, cmd: JobCommand, out: &Output) -> Result<ExitCo
                     job.cloud_escalations
                 )
             });
+        }
+        JobCommand::Run {
+            job_id,
+            role,
+            file_type,
+            task_type,
+            max_tokens,
+            temperature,
+            stop,
+            prompt,
+        } => {
+            let role: Role = serde_json::from_value(serde_json::Value::String(role.clone()))
+                .map_err(|_| CliError::InvalidArg {
+                    arg: "role",
+                    reason: format!(
+                        "{role:?} is not one of frontend, orchestrator, worker, validator"
+                    ),
+                })?;
+            let request = RunRequest {
+                job_id,
+                role,
+                file_type,
+                task_type,
+                prompt,
+                max_tokens,
+                temperature,
+                stop_sequences: stop,
+            };
+            match hs.run_job(request).await? {
+                outcome @ RunOutcome::Completed { .. } => {
+                    let RunOutcome::Completed { response, .. } = &outcome else {
+                        unreachable!()
+                    };
+                    out.result(&outcome, || response.text.clone());
+                }
+                outcome @ RunOutcome::NeedsConsent { .. } => {
+                    let RunOutcome::NeedsConsent {
+                        escalation_id,
+                        escalation,
+                        ..
+                    } = &outcome
+                    else {
+                        unreachable!()
+                    };
+                    out.result(&outcome, || {
+                        format!(
+                            "this run needs your consent before anything is sent to {}\n\
+                             escalation: {escalation_id}\nbytes: {}\nredactions: {}\npayload_sha256: {}\n\
+                             --- exactly what would be sent ---\n{}\n---\n\
+                             approve with `hsk escalation approve {escalation_id}`, then `hsk job resume {}`",
+                            escalation.binding.model_id,
+                            escalation.payload_bytes,
+                            escalation.plan.redactions_applied.join(", "),
+                            escalation.plan.payload_sha256,
+                            escalation.preview,
+                            escalation.binding.job_id,
+                        )
+                    });
+                    return Ok(ExitCode::from(EXIT_CONSENT_REQUIRED));
+                }
+            }
+        }
+        JobCommand::Resume { job_id } => {
+            let (escalation, response) = hs.resume_job(&job_id).await?;
+            let value = serde_json::json!({ "escalation_id": escalation.escalation_id, "response": response });
+            out.result(&value, || response.text.clone());
         }
     }
     Ok(ExitCode::SUCCESS)

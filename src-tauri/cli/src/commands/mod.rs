@@ -4,6 +4,8 @@
 
 mod complete;
 mod doctor;
+pub mod escalation;
+pub mod governance;
 pub mod job;
 pub mod model;
 pub mod profile;
@@ -42,6 +44,14 @@ pub async fn dispatch(cli: Cli, out: &Output) -> Result<ExitCode, CliError> {
         Command::Job { command } => {
             let hs = Handshake::open(data_dir).await?;
             finish(&hs, job::run(&hs, command, out).await).await
+        }
+        Command::Escalation { command } => {
+            let hs = Handshake::open(data_dir).await?;
+            finish(&hs, escalation::run(&hs, command, out).await).await
+        }
+        Command::Governance { command } => {
+            let hs = Handshake::open(data_dir).await?;
+            finish(&hs, governance::run(&hs, command, out).await).await
         }
         Command::Model { command } => {
             let hs = Handshake::open(data_dir).await?;

@@ -3,7 +3,9 @@
 //! shells' `{code, message}`; messages never hold a secret (the wrapped modules guarantee it for
 //! theirs, and the facade's own name only ids and fields).
 
-use crate::profiles::{JobError, ProfileError, SwapError};
+use crate::consent::{ConsentError, EscalationStatus};
+use crate::llm::LlmError;
+use crate::profiles::{JobError, ProfileError, ResolveError, SwapError};
 use crate::recorder::{AnchorError, RecorderError};
 use crate::registry::RegistryError;
 use crate::secrets::SecretsError;
@@ -52,6 +54,40 @@ pub enum FacadeError {
         #[source]
         source: RecorderError,
     },
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    Consent(#[from] ConsentError),
+    #[error(transparent)]
+    Client(#[from] super::clients::ClientError),
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    /// `job resume` found no approved escalation to send for the job.
+    #[error("job `{job_id}` has nothing to resume: {}", describe_resume(*.status))]
+    NothingToResume {
+        job_id: String,
+        status: Option<EscalationStatus>,
+    },
+    /// An escalation whose model is no longer cloud tier (its provider was changed).
+    #[error("`{model_id}` is no longer a cloud-tier model; start a new run")]
+    NotCloud { model_id: String },
+}
+
+fn describe_resume(status: Option<EscalationStatus>) -> &'static str {
+    match status {
+        None => "it has no cloud escalation",
+        Some(EscalationStatus::Denied) => "its cloud escalation was denied; nothing was sent",
+        Some(EscalationStatus::Pending) => {
+            "its cloud escalation still waits for a decision (`hsk escalation approve`)"
+        }
+        Some(EscalationStatus::Executed) => {
+            "its approved cloud escalation was already sent (a receipt is single-use)"
+        }
+        Some(EscalationStatus::Blocked) => {
+            "its cloud escalation was blocked by the guard; nothing was sent"
+        }
+        Some(EscalationStatus::Approved) => "its escalation is approved",
+    }
 }
 
 impl FacadeError {
@@ -88,6 +124,12 @@ impl FacadeError {
             Self::InvalidId { .. } => "invalid_id",
             Self::SwapRefused { .. } => "swap_refused",
             Self::NotRecorded { .. } => "not_recorded",
+            Self::Resolve(_) => "no_usable_model",
+            Self::Consent(e) => e.code(),
+            Self::Client(e) => e.code(),
+            Self::Llm(e) => e.kind(),
+            Self::NothingToResume { .. } => "nothing_to_resume",
+            Self::NotCloud { .. } => "not_cloud",
         }
     }
 

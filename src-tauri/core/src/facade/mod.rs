@@ -10,10 +10,12 @@ mod error;
 mod events;
 mod profiles;
 mod recording;
+mod run;
 mod swaps;
 
 pub use catalog::RegistryCatalog;
 pub use error::FacadeError;
+pub use run::{RunOutcome, RunRequest};
 pub use swaps::{SwapInput, SwapReport};
 
 use std::path::{Path, PathBuf};

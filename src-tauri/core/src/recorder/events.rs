@@ -200,6 +200,10 @@ pub enum PassOverReason {
     Unavailable,
     /// An earlier rule already chose a model.
     Superseded,
+    /// Reachable but failing its health check.
+    Unhealthy,
+    /// It was tried and failed with a retryable error; the next candidate was tried.
+    FailedRetryable,
 }
 
 /// A candidate the resolution did not choose, and why.

@@ -1,0 +1,289 @@
+//! Running work for a job: resolve the role's model under the job's pinned profile, record the
+//! resolution (FR-EVT-PROFILE-003), then either call the local model through the recording client
+//! or, for a cloud-tier model, open a cloud escalation that waits for consent. A retryable
+//! failure moves to the next candidate the profile allows; reaching a cloud model that way is
+//! again an escalation, never a silent cloud call.
+//!
+//! Resuming sends exactly the approved bytes through the [`CloudGate`], the only door to a
+//! cloud-tier client.
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::consent::{
+    Approver, CloudEscalationGuard, ConsentReceipt, EscalationRequest, EscalationStatus,
+    GovernedClient, GuardConfig, PendingEscalation,
+};
+use crate::llm::{CompletionRequest, CompletionResponse};
+use crate::profiles::{
+    next_after_failure, resolve_for_job, Availability, CandidateSlot, ModelHealth,
+    PassOverReason as ResolvePassOver, Resolution, ResolveRequest, Role,
+};
+use crate::recorder::{
+    Correlation, FlightEvent, ModelResolved, ModelRole, PassOverReason, PassedOver,
+    RecordingClient, ResolutionRule,
+};
+
+use super::clients::{adapter_for, split_model_id};
+use super::error::FacadeError;
+use super::recording::ident;
+use super::Handshake;
+
+/// What `hsk job run` and the Run view ask for.
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    pub job_id: String,
+    pub role: Role,
+    pub file_type: Option<String>,
+    pub task_type: Option<String>,
+    pub prompt: String,
+    pub max_tokens: Option<u32>,
+    pub temperature: f32,
+    pub stop_sequences: Vec<String>,
+}
+
+/// How a run ended: answered by a local model, or waiting for consent to reach a cloud one.
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RunOutcome {
+    Completed {
+        resolution: Resolution,
+        #[serde(serialize_with = "serialize_uuid")]
+        trace_id: Uuid,
+        response: CompletionResponse,
+    },
+    NeedsConsent {
+        resolution: Resolution,
+        escalation_id: String,
+        escalation: Box<PendingEscalation>,
+    },
+}
+
+fn serialize_uuid<S: serde::Serializer>(id: &Uuid, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&id.to_string())
+}
+
+/// Health as far as it is known without a probe: every model is assumed available, and a call
+/// that fails with a retryable error moves resolution to the next candidate.
+struct AssumeAvailable;
+
+impl ModelHealth for AssumeAvailable {
+    fn availability(&self, _model_id: &str) -> Availability {
+        Availability::Available
+    }
+}
+
+impl Handshake {
+    /// The cloud escalation guard, on this workspace's database and Flight Recorder.
+    pub async fn guard(&self) -> Result<CloudEscalationGuard, FacadeError> {
+        let recorder = self.recorder().await?.clone();
+        Ok(CloudEscalationGuard::new(
+            self.db(),
+            recorder,
+            GuardConfig::default(),
+        ))
+    }
+
+    /// Runs `req` for its job (see the module docs).
+    pub async fn run_job(&self, req: RunRequest) -> Result<RunOutcome, FacadeError> {
+        self.ready_to_record().await?;
+        let catalog = self.catalog().await?;
+        let profile = self.jobs().pinned_profile(&req.job_id).await?;
+        let resolve_req = ResolveRequest {
+            role: req.role,
+            file_type: req.file_type.clone(),
+            task_type: req.task_type.clone(),
+        };
+        let mut resolution = resolve_for_job(
+            self.jobs(),
+            &req.job_id,
+            &resolve_req,
+            &catalog,
+            &AssumeAvailable,
+        )
+        .await?;
+        loop {
+            self.record_resolution(&resolution).await?;
+            if resolution.requires_escalation {
+                let mut escalation =
+                    EscalationRequest::for_resolution(&resolution, &profile, req.prompt.clone())?;
+                escalation.max_tokens = req.max_tokens;
+                escalation.temperature = req.temperature;
+                escalation.stop_sequences = req.stop_sequences.clone();
+                let pending = self.guard().await?.request_escalation(escalation).await?;
+                return Ok(RunOutcome::NeedsConsent {
+                    resolution,
+                    escalation_id: pending.escalation_id.clone(),
+                    escalation: Box::new(pending),
+                });
+            }
+            let trace_id = Uuid::new_v4();
+            let request = CompletionRequest {
+                trace_id,
+                prompt: req.prompt.clone(),
+                model_id: resolution.chosen_model_id.clone(),
+                max_tokens: req.max_tokens,
+                temperature: req.temperature,
+                stop_sequences: req.stop_sequences.clone(),
+            };
+            let client = self.client_for(&resolution.chosen_model_id).await?;
+            match client.completion(request).await {
+                Ok(response) => {
+                    return Ok(RunOutcome::Completed {
+                        resolution,
+                        trace_id,
+                        response,
+                    })
+                }
+                Err(error) if error.is_retryable() => {
+                    match next_after_failure(
+                        &profile,
+                        &resolution,
+                        true,
+                        &catalog,
+                        &AssumeAvailable,
+                    ) {
+                        Ok(next) => resolution = next,
+                        Err(_) => return Err(error.into()),
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Sends the job's approved escalation (exactly the approved bytes), or reports why it cannot:
+    /// a denial, or nothing approved yet.
+    pub async fn resume_job(
+        &self,
+        job_id: &str,
+    ) -> Result<(PendingEscalation, CompletionResponse), FacadeError> {
+        let guard = self.guard().await?;
+        let mine: Vec<PendingEscalation> = guard
+            .list(None)
+            .await?
+            .into_iter()
+            .filter(|e| e.binding.job_id == job_id)
+            .collect();
+        let Some(latest) = mine.into_iter().last() else {
+            return Err(FacadeError::NothingToResume {
+                job_id: job_id.to_owned(),
+                status: None,
+            });
+        };
+        if latest.status != EscalationStatus::Approved {
+            return Err(FacadeError::NothingToResume {
+                job_id: job_id.to_owned(),
+                status: Some(latest.status),
+            });
+        }
+        let (provider_id, model_name) = split_model_id(&latest.binding.model_id)?;
+        let endpoint = self.registry().endpoint(provider_id).await?;
+        let inner = adapter_for(endpoint, model_name).await?;
+        let recorded = RecordingClient::wrap(inner, self.recorder().await?.clone());
+        let GovernedClient::Cloud(gate) = GovernedClient::new(recorded, &guard) else {
+            return Err(FacadeError::NotCloud {
+                model_id: latest.binding.model_id.clone(),
+            });
+        };
+        let response = guard.execute_approved(&latest.escalation_id, &gate).await?;
+        Ok((latest, response))
+    }
+
+    /// Escalations, all or those in one state, oldest first.
+    pub async fn escalations(
+        &self,
+        status: Option<EscalationStatus>,
+    ) -> Result<Vec<PendingEscalation>, FacadeError> {
+        Ok(self.guard().await?.list(status).await?)
+    }
+
+    /// One escalation: its plan, destination and exactly what would be sent.
+    pub async fn escalation(&self, escalation_id: &str) -> Result<PendingEscalation, FacadeError> {
+        Ok(self.guard().await?.show(escalation_id).await?)
+    }
+
+    /// A person's decision on an escalation; the receipt is minted by the guard.
+    pub async fn decide_escalation(
+        &self,
+        escalation_id: &str,
+        approve: bool,
+        approver: Approver,
+    ) -> Result<ConsentReceipt, FacadeError> {
+        let guard = self.guard().await?;
+        Ok(if approve {
+            guard.approve(escalation_id, approver).await?
+        } else {
+            guard.deny(escalation_id, approver).await?
+        })
+    }
+
+    /// FR-EVT-PROFILE-003 for a resolution, durable before the model is called.
+    async fn record_resolution(&self, resolution: &Resolution) -> Result<(), FacadeError> {
+        let event = FlightEvent::ModelResolved(ModelResolved {
+            role: model_role(resolution.role),
+            chosen_model_id: ident(&resolution.chosen_model_id),
+            rule: resolution_rule(resolution),
+            passed_over: resolution
+                .passed_over
+                .iter()
+                .map(|p| PassedOver {
+                    model_id: ident(&p.model_id),
+                    reason: pass_over_reason(p.reason),
+                })
+                .collect(),
+        });
+        let mut correlation = Correlation::none()
+            .profile(ident(&resolution.profile_id))
+            .model(ident(&resolution.chosen_model_id));
+        if let Some(job_id) = &resolution.job_id {
+            correlation = correlation.job(ident(job_id));
+        }
+        if let Ok((provider_id, _)) = split_model_id(&resolution.chosen_model_id) {
+            correlation = correlation.provider(ident(provider_id));
+        }
+        self.record(event, correlation, || {
+            format!(
+                "`{}` was resolved for role {:?}",
+                resolution.chosen_model_id, resolution.role
+            )
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+fn model_role(role: Role) -> ModelRole {
+    match role {
+        Role::Frontend => ModelRole::Frontend,
+        Role::Orchestrator => ModelRole::Orchestrator,
+        Role::Worker => ModelRole::Worker,
+        Role::Validator => ModelRole::Validator,
+    }
+}
+
+fn resolution_rule(resolution: &Resolution) -> ResolutionRule {
+    if let Some(key) = resolution.rule.strip_prefix("task_type:") {
+        ResolutionRule::TaskTypeOverride { key: ident(key) }
+    } else if let Some(key) = resolution.rule.strip_prefix("file_type:") {
+        ResolutionRule::FiletypeOverride { key: ident(key) }
+    } else if resolution.chosen_slot == CandidateSlot::Fallback {
+        ResolutionRule::Fallback
+    } else {
+        ResolutionRule::Primary
+    }
+}
+
+fn pass_over_reason(reason: ResolvePassOver) -> PassOverReason {
+    match reason {
+        ResolvePassOver::NotAllowed => PassOverReason::NotAllowed,
+        ResolvePassOver::LocalOnlyViolation => PassOverReason::LocalOnly,
+        ResolvePassOver::CloudEscalationDisabled => PassOverReason::CloudEscalationDisabled,
+        ResolvePassOver::UnknownProvider | ResolvePassOver::InvalidModelId => {
+            PassOverReason::Unavailable
+        }
+        ResolvePassOver::Unhealthy => PassOverReason::Unhealthy,
+        ResolvePassOver::Unavailable => PassOverReason::Unavailable,
+        ResolvePassOver::FailedRetryable => PassOverReason::FailedRetryable,
+    }
+}
