@@ -301,3 +301,110 @@ async fn locked_mode_blocks_the_request_itself() {
     assert!(received.lock().unwrap().is_empty());
     assert!(event_types(d).iter().any(|t| t == "FR-EVT-CLOUD-003"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_primary_falls_back_to_the_local_fallback_and_both_resolutions_are_recorded() {
+    let (url, received) = ollama_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Nothing listens on port 9: the primary's server is stopped.
+    ok(&hsk(
+        d,
+        &[
+            "provider",
+            "add",
+            "--id",
+            "dead",
+            "--kind",
+            "ollama",
+            "--tier",
+            "local",
+            "--base-url",
+            "http://127.0.0.1:9",
+        ],
+    ));
+    ok(&hsk(
+        d,
+        &[
+            "provider",
+            "add",
+            "--id",
+            "live",
+            "--kind",
+            "ollama",
+            "--tier",
+            "local",
+            "--base-url",
+            &url,
+        ],
+    ));
+    let assignment = serde_json::json!({
+        "primary_model_id": "dead/tiny", "fallback_model_id": "live/tiny", "local_only": true
+    });
+    let profile = serde_json::json!({
+        "schema_version": "hsk.work_profile@0.5",
+        "profile_id": "local-with-fallback",
+        "name": "Local with a fallback",
+        "model_assignments": {
+            "frontend": assignment, "orchestrator": assignment, "worker": assignment, "validator": assignment
+        },
+        "governance": { "automation_level": "HYBRID", "allow_cloud_escalation": false }
+    });
+    let file = d.join("profile.json");
+    std::fs::write(&file, profile.to_string()).unwrap();
+    ok(&hsk(
+        d,
+        &["profile", "create", "--file", file.to_str().unwrap()],
+    ));
+    ok(&hsk(d, &["profile", "activate", "local-with-fallback"]));
+    let job = ok(&hsk(d, &["job", "start"]))["job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let done = ok(&hsk(
+        d,
+        &[
+            "job",
+            "run",
+            &job,
+            "--role",
+            "validator",
+            "--max-tokens",
+            "16",
+            "check this",
+        ],
+    ));
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["response"]["text"], "hello from the cloud");
+    assert_eq!(done["resolution"]["chosen_model_id"], "live/tiny");
+    assert_eq!(done["resolution"]["chosen_slot"], "fallback");
+    let passed = done["resolution"]["passed_over"].as_array().unwrap();
+    assert!(
+        passed
+            .iter()
+            .any(|p| p["model_id"] == "dead/tiny" && p["reason"] == "failed_retryable"),
+        "{passed:?}"
+    );
+    assert_eq!(
+        received.lock().unwrap().len(),
+        1,
+        "the fallback answered once"
+    );
+
+    let types = event_types(d);
+    let resolved = types.iter().filter(|t| *t == "FR-EVT-PROFILE-003").count();
+    assert_eq!(resolved, 2, "primary and fallback resolutions: {types:?}");
+    let attempts = types
+        .iter()
+        .filter(|t| *t == "FR-EVT-LLM-INFERENCE")
+        .count();
+    assert_eq!(
+        attempts, 2,
+        "the failed primary attempt and the fallback's: {types:?}"
+    );
+    assert!(
+        !types.iter().any(|t| t.starts_with("FR-EVT-CLOUD")),
+        "a local fallback is no escalation"
+    );
+}
