@@ -55,7 +55,7 @@ XDG_DATA_HOME=$keyring_home dbus-run-session -- bash -euo pipefail -c '
   cargo test --workspace
   cargo test -p handshake-core --features test-egress
   rm -rf test-artifacts/e2e
-  xvfb-run -a -s "-screen 0 1280x800x24" cargo test -p handshake --features e2e --test e2e_app
+  xvfb-run -a -s "-screen 0 1280x800x24" cargo test -p handshake --features e2e --test "e2e_*"
   ls test-artifacts/e2e
 '
 step "all tests passed"

@@ -8,12 +8,13 @@
 //! `cargo test -p handshake --features e2e --test e2e_app`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "e2e/support.rs"]
+mod support;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use std::time::Duration;
+
+use fantoccini::Locator;
+use support::{wait_text, App};
 
 const VIEWS: [(&str, &str); 5] = [
     ("providers", "Providers"),
@@ -23,103 +24,16 @@ const VIEWS: [(&str, &str); 5] = [
     ("settings", "Settings"),
 ];
 
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_listening(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not listen on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn start_driver(data_dir: &Path, port: u16) -> Driver {
-    let program = std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
-    let native =
-        std::env::var("WEBKIT_WEBDRIVER").unwrap_or_else(|_| "/usr/bin/WebKitWebDriver".into());
-    let native_port = free_port();
-    let child = Command::new(&program)
-        .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-        .args(["--native-driver", &native])
-        .env("HANDSHAKE_DATA_DIR", data_dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program}: {e} (install it with `cargo install tauri-driver --locked`)"));
-    let driver = Driver(child);
-    // tauri-driver listens before its WebKitWebDriver does; a session request in between is cut.
-    wait_listening(port, "tauri-driver");
-    wait_listening(native_port, "WebKitWebDriver");
-    driver
-}
-
-async fn wait_text(client: &Client, css: &str, timeout: Duration) -> String {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Ok(el) = client.find(Locator::Css(css)).await {
-            if let Ok(text) = el.text().await {
-                if !text.trim().is_empty() {
-                    return text;
-                }
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "nothing with text appeared at {css}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn screenshot(client: &Client, dir: &Path, name: &str) {
-    let png = client.screenshot().await.unwrap();
-    assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
-    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-}
-
 #[tokio::test]
 async fn the_app_starts_and_every_view_shows() {
-    let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/e2e");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _driver = start_driver(data.path(), port);
-
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), "wry".into());
-    caps.insert(
-        "tauri:options".into(),
-        serde_json::json!({ "application": env!("CARGO_BIN_EXE_handshake") }),
-    );
-    // tauri-driver speaks plain HTTP on loopback: no TLS connector needed.
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let client = ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("WebDriver session with the app");
+    let app = App::start(&[]).await;
+    let client = &app.client;
+    let data = &app.data_dir;
+    let artifacts = &app.artifacts;
 
     // The window opens on Providers.
     let first = wait_text(
-        &client,
+        client,
         "[data-testid=providers-title]",
         Duration::from_secs(30),
     )
@@ -136,7 +50,7 @@ async fn the_app_starts_and_every_view_shows() {
             .await
             .unwrap();
         let title = wait_text(
-            &client,
+            client,
             &format!("[data-testid={id}-title]"),
             Duration::from_secs(10),
         )
@@ -157,21 +71,21 @@ async fn the_app_starts_and_every_view_shows() {
         if id == "settings" {
             // Version and data directory come from the core through a Tauri command.
             let version = wait_text(
-                &client,
+                client,
                 "[data-testid=settings-version]",
                 Duration::from_secs(10),
             )
             .await;
             assert_eq!(version, env!("CARGO_PKG_VERSION"));
             let dir = wait_text(
-                &client,
+                client,
                 "[data-testid=settings-data-dir]",
                 Duration::from_secs(10),
             )
             .await;
             assert_eq!(dir, data.path().display().to_string());
             let schema = wait_text(
-                &client,
+                client,
                 "[data-testid=settings-schema]",
                 Duration::from_secs(10),
             )
@@ -185,7 +99,7 @@ async fn the_app_starts_and_every_view_shows() {
                 .await
                 .unwrap();
             let checks = wait_text(
-                &client,
+                client,
                 "[data-testid=settings-checks]",
                 Duration::from_secs(20),
             )
@@ -194,17 +108,17 @@ async fn the_app_starts_and_every_view_shows() {
             assert!(checks.contains("keychain"), "{checks}");
         } else {
             let empty = wait_text(
-                &client,
+                client,
                 &format!("[data-testid={id}-empty]"),
                 Duration::from_secs(5),
             )
             .await;
             assert!(!empty.is_empty());
         }
-        screenshot(&client, &artifacts, id).await;
+        support::screenshot(client, artifacts, id).await;
     }
 
     // The core migrated the database in the data directory the app was pointed at.
     assert!(data.path().join("handshake.db").exists());
-    client.close().await.unwrap();
+    app.client.clone().close().await.unwrap();
 }

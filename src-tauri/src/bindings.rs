@@ -1,32 +1,55 @@
 //! TypeScript bindings for every type the UI shares with Rust, generated from the Rust types with
-//! ts-rs into `ui/src/lib/bindings.ts`. A test fails when the committed file is out of date; run
+//! ts-rs into `ui/src/lib/bindings.ts`. Each command module lists the types its commands take and
+//! return ([`Bindings::add`]); the types they reference are collected with them, so nothing is
+//! copied by hand. A test fails when the committed file is out of date; run
 //! `UPDATE_BINDINGS=1 cargo test -p handshake bindings` to regenerate it.
 
-use ts_rs::TS;
+use std::collections::BTreeMap;
 
-/// The generated TypeScript, in a stable order.
+use ts_rs::{TypeVisitor, TS};
+
+/// The declarations collected so far, by TypeScript name (sorted, so the file is stable).
+#[derive(Default)]
+pub struct Bindings {
+    decls: BTreeMap<String, String>,
+}
+
+impl Bindings {
+    /// Adds `T` and, transitively, every named type it references.
+    pub fn add<T: TS + 'static + ?Sized>(&mut self) -> &mut Self {
+        self.visit::<T>();
+        self
+    }
+}
+
+impl TypeVisitor for Bindings {
+    fn visit<T: TS + 'static + ?Sized>(&mut self) {
+        // Primitives and wrappers (String, Vec, Option) have no output path and no declaration.
+        if T::output_path().is_none() {
+            T::visit_dependencies(self);
+            return;
+        }
+        let name = T::ident();
+        if self.decls.contains_key(&name) {
+            return;
+        }
+        self.decls.insert(name, T::decl());
+        T::visit_dependencies(self);
+    }
+}
+
+/// The generated TypeScript.
 pub fn typescript() -> String {
-    use handshake_core::{doctor, facade, llm, registry};
-    let decls = [
-        crate::error::ErrorCode::decl(),
-        crate::error::CommandError::decl(),
-        facade::AppInfo::decl(),
-        doctor::CheckState::decl(),
-        doctor::Check::decl(),
-        doctor::DoctorReport::decl(),
-        registry::ProviderKind::decl(),
-        registry::ProviderTier::decl(),
-        llm::TokenUsage::decl(),
-        llm::FinishReason::decl(),
-        llm::StreamEvent::decl(),
-    ];
+    let mut bindings = Bindings::default();
+    bindings.add::<crate::error::CommandError>();
+    crate::commands::bindings(&mut bindings);
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs. Do not edit by hand:\n\
          // run `UPDATE_BINDINGS=1 cargo test -p handshake bindings` instead.\n\n",
     );
-    for decl in decls {
+    for decl in bindings.decls.values() {
         out.push_str("export ");
-        out.push_str(&decl);
+        out.push_str(decl);
         out.push_str("\n\n");
     }
     out.truncate(out.trim_end().len());
@@ -37,6 +60,15 @@ pub fn typescript() -> String {
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
+
+    #[test]
+    fn referenced_types_are_collected() {
+        let ts = super::typescript();
+        // CommandError references FieldIssue; AppInfo is listed by the settings commands.
+        assert!(ts.contains("export type FieldIssue"), "{ts}");
+        assert!(ts.contains("export type AppInfo"), "{ts}");
+        assert_eq!(ts.matches("export type CommandError").count(), 1);
+    }
 
     #[test]
     fn bindings_are_up_to_date() {

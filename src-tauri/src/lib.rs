@@ -17,6 +17,12 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
         .invoke_handler(tauri::generate_handler![
             commands::settings::app_info,
             commands::settings::doctor,
+            commands::governance::governance,
+            commands::governance::set_governance_mode,
+            commands::governance::set_standing_rule,
+            commands::escalations::escalations,
+            commands::escalations::escalation,
+            commands::escalations::decide_escalation,
         ])
         .setup(|app| {
             // Open the data directory and run migrations before the window asks for anything.

@@ -2,7 +2,7 @@
 
 use handshake_core::Handshake;
 
-use crate::error::{CommandError, ErrorCode};
+use crate::error::{codes, CommandError};
 
 /// The opened core, or the reason it failed to open.
 pub struct AppState {
@@ -21,6 +21,6 @@ impl AppState {
     pub fn core(&self) -> Result<&Handshake, CommandError> {
         self.core
             .as_ref()
-            .map_err(|message| CommandError::new(ErrorCode::StartupFailed, message.clone()))
+            .map_err(|message| CommandError::new(codes::STARTUP_FAILED, message.clone()))
     }
 }

@@ -19,3 +19,8 @@ pub async fn app_info(state: tauri::State<'_, AppState>) -> Result<AppInfo, Comm
 pub async fn doctor(state: tauri::State<'_, AppState>) -> Result<DoctorReport, CommandError> {
     Ok(state.core()?.doctor(DEFAULT_OLLAMA_URL).await)
 }
+
+/// Types shared with the UI.
+pub fn bindings(b: &mut crate::bindings::Bindings) {
+    b.add::<AppInfo>().add::<DoctorReport>();
+}
