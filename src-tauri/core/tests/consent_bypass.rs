@@ -4,13 +4,21 @@
 
 mod consent_common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use consent_common::*;
 use handshake_core::consent::{
-    ConsentError, EscalationStatus, GovernanceMode, GuardConfig, UiSurface,
+    CloudGate, ConsentError, EscalationStatus, GovernanceMode, GuardConfig, UiSurface,
+};
+use handshake_core::llm::{
+    CompletionRequest, CompletionResponse, CompletionStream, LlmClient, LlmError, ModelProfile,
+    OpenAiCompatClient,
 };
 use handshake_core::recorder::{DenyReason, EventType, Sha256Hex};
+use handshake_core::registry::{
+    OpenAiCompatOptions, ProviderEndpoint, ProviderKind, ProviderTier, Timeouts,
+};
 
 fn denied(result: Result<impl std::fmt::Debug, ConsentError>) -> DenyReason {
     match result {
@@ -527,4 +535,170 @@ async fn streaming_sends_pass_the_same_checks() {
     assert_eq!(reason, Some(DenyReason::HashMismatch));
     assert_eq!(ws.denial_reasons().await, vec!["hash_mismatch"]);
     assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn an_approval_whose_plan_was_blocked_meanwhile_sends_nothing() {
+    let ws = hybrid().await;
+    let server = WireServer::start().await;
+    let gate = ws.gate(&server);
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("blocked after authorize"))
+        .await
+        .unwrap();
+    let receipt = ws
+        .guard
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap();
+    let approval = ws
+        .guard
+        .authorize(&pending.escalation_id, &receipt.consent_receipt_id)
+        .await
+        .unwrap();
+    let request = ws
+        .guard
+        .approved_request(&pending.escalation_id)
+        .await
+        .unwrap();
+    // Meanwhile a concurrent attempt under LOCKED blocks the plan; then the mode is relaxed again
+    // before the first send reaches the gate.
+    ws.guard
+        .settings()
+        .set_mode(GovernanceMode::Locked)
+        .await
+        .unwrap();
+    denied(
+        ws.guard
+            .authorize(&pending.escalation_id, &receipt.consent_receipt_id)
+            .await,
+    );
+    ws.guard
+        .settings()
+        .set_mode(GovernanceMode::Standard)
+        .await
+        .unwrap();
+    let reason = denied(gate.send(approval, request).await);
+    assert_eq!(reason, DenyReason::Locked, "the plan's recorded block");
+    assert!(server.requests().is_empty(), "a blocked plan was sent");
+    assert_eq!(
+        ws.guard.show(&pending.escalation_id).await.unwrap().status,
+        EscalationStatus::Blocked
+    );
+    assert!(ws.events(EventType::CloudExecuted).await.is_empty());
+}
+
+/// A wrapper that changes the prompt after the gate has checked it (a buggy or hostile layer
+/// between the gate and the adapter).
+struct Tamper(Arc<dyn LlmClient>);
+
+#[async_trait::async_trait]
+impl LlmClient for Tamper {
+    async fn completion(&self, mut req: CompletionRequest) -> Result<CompletionResponse, LlmError> {
+        req.prompt.push_str(" and my password is hunter2");
+        self.0.completion(req).await
+    }
+    async fn completion_stream(
+        &self,
+        mut req: CompletionRequest,
+    ) -> Result<CompletionStream, LlmError> {
+        req.prompt.push_str(" and my password is hunter2");
+        self.0.completion_stream(req).await
+    }
+    fn profile(&self) -> &ModelProfile {
+        self.0.profile()
+    }
+}
+
+/// The real OpenAI-compatible adapter for the workspace's cloud model, at `server`.
+fn cloud_adapter(server: &WireServer) -> Arc<dyn LlmClient> {
+    let timeouts = Timeouts::default();
+    let endpoint = ProviderEndpoint {
+        provider_id: "open".into(),
+        kind: ProviderKind::OpenaiCompat,
+        tier: ProviderTier::Cloud,
+        base_url: url::Url::parse(&format!("{}/", server.base_url())).unwrap(),
+        api_key: None,
+        extra_headers: Vec::new(),
+        timeouts,
+        openai: OpenAiCompatOptions::default(),
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+    };
+    Arc::new(OpenAiCompatClient::new(endpoint, "gpt-4o-mini").unwrap())
+}
+
+#[tokio::test]
+async fn a_cloud_adapter_sends_only_inside_the_gate_and_only_the_approved_bytes() {
+    let ws = hybrid().await;
+    let server = WireServer::start().await;
+    let adapter = cloud_adapter(&server);
+
+    // Outside the gate, even a hand-built cloud-tier adapter sends nothing.
+    let mut direct = ws
+        .guard
+        .request_escalation(ws.request("direct"))
+        .await
+        .map(|p| p.escalation_id)
+        .unwrap();
+    let request = ws.guard.approved_request(&direct).await.unwrap();
+    let refused = adapter.completion(request).await.unwrap_err();
+    assert!(
+        matches!(refused, LlmError::ConsentRequired { .. }),
+        "{refused:?}"
+    );
+    assert!(
+        server.requests().is_empty(),
+        "an ungated adapter reached the server"
+    );
+
+    // Through the gate but with a layer that changes the prompt after the gate's check: refused at
+    // the adapter, recorded as a hash mismatch, nothing sent.
+    let tampered_gate = CloudGate::new(Arc::new(Tamper(adapter.clone())), ws.guard.clone());
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("summarise"))
+        .await
+        .unwrap();
+    ws.guard
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap();
+    let reason = denied(
+        ws.guard
+            .execute_approved(&pending.escalation_id, &tampered_gate)
+            .await,
+    );
+    assert_eq!(reason, DenyReason::HashMismatch);
+    assert!(
+        server.requests().is_empty(),
+        "tampered bytes reached the server"
+    );
+    assert!(ws
+        .denial_reasons()
+        .await
+        .contains(&"hash_mismatch".to_owned()));
+
+    // The same adapter through an honest gate: exactly the approved prompt arrives.
+    direct = ws
+        .guard
+        .request_escalation(ws.request("summarise honestly"))
+        .await
+        .unwrap()
+        .escalation_id;
+    ws.guard
+        .approve(&direct, person(UiSurface::CloudEscalationModal))
+        .await
+        .unwrap();
+    let honest_gate = CloudGate::new(adapter, ws.guard.clone());
+    // The loopback server answers with plain JSON rather than SSE, so the answer may not parse:
+    // what matters here is what reached it.
+    let _ = ws.guard.execute_approved(&direct, &honest_gate).await;
+    assert_eq!(server.prompts(), vec!["summarise honestly".to_owned()]);
 }

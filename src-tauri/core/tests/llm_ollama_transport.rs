@@ -315,7 +315,7 @@ async fn load_and_unload_send_what_ollama_expects() {
 }
 
 #[tokio::test]
-async fn cloud_tagged_models_are_cloud_tier_and_never_retried() {
+async fn cloud_tagged_models_are_cloud_tier_and_unreachable_without_the_gate() {
     let server = LoopbackServer::start(|_, _, mut sock| async move {
         respond(
             &mut sock,
@@ -337,14 +337,19 @@ async fn cloud_tagged_models_are_cloud_tier_and_never_retried() {
         .unwrap()
         .with_retry_policy(fast);
     assert_eq!(cloud.profile().tier, ProviderTier::Cloud);
-    assert!(cloud
+    // Called directly, outside the consent gate, a cloud model is refused before any byte leaves.
+    let refused = cloud
         .completion(request("oll/gpt-oss:120b-cloud", None))
         .await
-        .is_err());
+        .unwrap_err();
+    assert!(
+        matches!(refused, LlmError::ConsentRequired { .. }),
+        "{refused:?}"
+    );
     assert_eq!(
         server.requests().len(),
-        1,
-        "a cloud payload is never re-sent"
+        0,
+        "an ungated cloud model reached the daemon"
     );
     let local = OllamaClient::with_context_length(ep, "gemma3:270m", None)
         .unwrap()
@@ -357,10 +362,10 @@ async fn cloud_tagged_models_are_cloud_tier_and_never_retried() {
     assert!(matches!(e, LlmError::Provider { status: 503, .. }));
     assert_eq!(
         server.requests().len(),
-        4,
+        3,
         "a local call is tried three times"
     );
-    let sent = server.requests()[3].json();
+    let sent = server.requests()[2].json();
     assert!(
         sent["options"].get("num_ctx").is_none(),
         "unknown context length: the daemon's default"

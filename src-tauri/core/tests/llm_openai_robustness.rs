@@ -230,17 +230,19 @@ async fn retries_before_output_for_local_and_never_for_cloud() {
         None,
     );
     ep.tier = ProviderTier::Cloud;
+    // A cloud-tier adapter called directly, outside the consent gate, sends nothing at all (the
+    // gate's own sends are never retried either: RetryPolicy gives a cloud tier no retry).
     let e = OpenAiCompatClient::new(ep, "m1")
         .unwrap()
         .with_retry_policy(fast)
         .completion(request("oai/m1", None))
         .await
         .unwrap_err();
-    assert!(matches!(e, LlmError::Provider { status: 503, .. }), "{e:?}");
+    assert!(matches!(e, LlmError::ConsentRequired { .. }), "{e:?}");
     assert_eq!(
         cloud_server.requests().len(),
-        1,
-        "a cloud payload is never re-sent"
+        0,
+        "an ungated cloud-tier client reached the server"
     );
 
     // Retry-After is honoured: the second attempt waits at least that long.

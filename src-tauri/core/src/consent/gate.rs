@@ -6,17 +6,22 @@
 //! Guarantee: just before the call the gate checks again that the mode is not LOCKED, that the
 //! request goes to the approved provider and model, and that SHA-256 of the prompt bytes actually
 //! being sent equals the plan's `payload_sha256`; any mismatch hard-blocks and is recorded
-//! (FR-EVT-CLOUD-003). FR-EVT-CLOUD-004 is committed durably before the call is made.
+//! (FR-EVT-CLOUD-003). It then moves the plan from approved to executed in one conditional
+//! update, so a plan that something else blocked meanwhile (or a second send) is refused, and
+//! commits FR-EVT-CLOUD-004 durably before the call is made. The call itself runs with a
+//! [`GatePass`] in scope: adapters refuse any cloud-tier completion without one
+//! ([`super::pass`]), and refuse one whose prompt no longer hashes to the approved value.
 
 use std::sync::Arc;
 
 use super::guard::{Approval, CloudEscalationGuard};
 use super::mode::GovernanceMode;
+use super::pass::{GatePass, CHANGED_REASON};
 use super::projection::payload_hash;
 use super::schema::EscalationStatus;
 use super::ConsentError;
 use crate::llm::{
-    CompletionRequest, CompletionResponse, CompletionStream, LlmClient, ModelProfile,
+    CompletionRequest, CompletionResponse, CompletionStream, LlmClient, LlmError, ModelProfile,
 };
 use crate::recorder::{CallOutcome, CloudExecuted, DenyReason, FlightEvent, Ident};
 use crate::registry::ProviderTier;
@@ -40,6 +45,25 @@ impl GovernedClient {
     /// Whether a call through this client is a cloud escalation.
     pub fn is_cloud(&self) -> bool {
         matches!(self, Self::Cloud(_))
+    }
+}
+
+/// What a send keeps of its approval to record a refusal that happens after the gate.
+struct Sent {
+    plan_id: String,
+    receipt_id: String,
+    payload_sha256: crate::recorder::Sha256Hex,
+    binding: super::schema::PlanBinding,
+}
+
+impl Sent {
+    fn of(approval: &Approval) -> Self {
+        Self {
+            plan_id: approval.plan_id.clone(),
+            receipt_id: approval.receipt_id.clone(),
+            payload_sha256: approval.payload_sha256.clone(),
+            binding: approval.binding.clone(),
+        }
     }
 }
 
@@ -75,11 +99,10 @@ impl CloudGate {
         approval: Approval,
         request: CompletionRequest,
     ) -> Result<CompletionResponse, ConsentError> {
-        self.clear_for_takeoff(approval, &request).await?;
-        self.inner
-            .completion(request)
-            .await
-            .map_err(ConsentError::Llm)
+        let sent = Sent::of(&approval);
+        let pass = self.clear_for_takeoff(approval, &request).await?;
+        let result = pass.scope(self.inner.completion(request)).await;
+        self.after_call(sent, result).await
     }
 
     /// Starts a streaming completion of `request` under `approval`, after the same checks as
@@ -89,11 +112,35 @@ impl CloudGate {
         approval: Approval,
         request: CompletionRequest,
     ) -> Result<CompletionStream, ConsentError> {
-        self.clear_for_takeoff(approval, &request).await?;
-        self.inner
-            .completion_stream(request)
-            .await
-            .map_err(ConsentError::Llm)
+        let sent = Sent::of(&approval);
+        let pass = self.clear_for_takeoff(approval, &request).await?;
+        let result = pass.scope(self.inner.completion_stream(request)).await;
+        self.after_call(sent, result).await
+    }
+
+    /// A refusal by the adapter's own check (the payload changed after the gate) is a recorded
+    /// hash mismatch (FR-EVT-CLOUD-003); any other failure is the provider's.
+    async fn after_call<T>(
+        &self,
+        sent: Sent,
+        result: Result<T, LlmError>,
+    ) -> Result<T, ConsentError> {
+        match result {
+            Err(LlmError::ConsentRequired { reason }) if reason == CHANGED_REASON => {
+                let plan = Some((sent.plan_id.as_str(), sent.payload_sha256, &sent.binding));
+                Err(self
+                    .guard
+                    .deny_with(
+                        DenyReason::HashMismatch,
+                        plan,
+                        Some(&sent.receipt_id),
+                        None,
+                        false,
+                    )
+                    .await)
+            }
+            other => other.map_err(ConsentError::Llm),
+        }
     }
 
     /// The last checks before the wire (LOCKED, destination, hash of the bytes about to be
@@ -102,7 +149,7 @@ impl CloudGate {
         &self,
         approval: Approval,
         request: &CompletionRequest,
-    ) -> Result<(), ConsentError> {
+    ) -> Result<GatePass, ConsentError> {
         let plan = || {
             Some((
                 approval.plan_id.as_str(),
@@ -138,19 +185,10 @@ impl CloudGate {
                 )
                 .await);
         }
-        let event = FlightEvent::CloudExecuted(CloudExecuted {
-            projection_plan_id: Ident::sanitized(&approval.plan_id),
-            consent_receipt_id: Ident::sanitized(&approval.receipt_id),
-            payload_sha256: observed,
-            sent_bytes: request.prompt.len() as u64,
-            outcome: CallOutcome::Dispatched,
-        });
-        let correlation = CloudEscalationGuard::correlation(&approval.binding);
-        self.guard
-            .recorder
-            .append_durable(event, correlation)
-            .await?;
-        self.guard
+        // Approved -> executed, or nothing: a plan blocked meanwhile (LOCKED switched on, a cap
+        // reached, a concurrent send) is not sent.
+        let claimed = self
+            .guard
             .store
             .transition(
                 &approval.plan_id,
@@ -159,7 +197,30 @@ impl CloudGate {
                 None,
             )
             .await?;
-        Ok(())
+        if !claimed {
+            let row = self.guard.plan(&approval.plan_id).await?;
+            let reason = match row.status {
+                EscalationStatus::Blocked => row.blocked_reason.unwrap_or(DenyReason::Replay),
+                _ => DenyReason::Replay,
+            };
+            return Err(self
+                .guard
+                .deny_with(reason, plan(), receipt, None, false)
+                .await);
+        }
+        let event = FlightEvent::CloudExecuted(CloudExecuted {
+            projection_plan_id: Ident::sanitized(&approval.plan_id),
+            consent_receipt_id: Ident::sanitized(&approval.receipt_id),
+            payload_sha256: observed.clone(),
+            sent_bytes: request.prompt.len() as u64,
+            outcome: CallOutcome::Dispatched,
+        });
+        let correlation = CloudEscalationGuard::correlation(&approval.binding);
+        self.guard
+            .recorder
+            .append_durable(event, correlation)
+            .await?;
+        Ok(GatePass::new(observed))
     }
 }
 

@@ -22,6 +22,7 @@ mod decide;
 pub mod gate;
 pub mod guard;
 pub mod mode;
+pub(crate) mod pass;
 pub mod projection;
 pub mod redact;
 pub mod schema;

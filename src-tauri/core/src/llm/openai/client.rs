@@ -124,6 +124,8 @@ impl LlmClient for OpenAiCompatClient {
         let wire = to_wire_request(&req, model, &self.endpoint.openai);
         let body =
             Bytes::from(serde_json::to_vec(&wire).map_err(|e| json_error("the request", &e))?);
+        // No cloud-tier completion leaves without the consent gate's pass (see consent::pass).
+        crate::consent::pass::check_cloud_completion(self.profile.tier, &req.prompt)?;
         let url = join_url(&self.endpoint.base_url, "chat/completions");
         let ctx = self.call_context();
         let reader = start(&ctx, || {
