@@ -1,7 +1,7 @@
 // What the editor knows about a model id from the registry catalog: its tier, or why it has none.
 import type { CatalogProvider, ProviderTier } from "../../lib/bindings";
 
-export function tierOf(catalog: CatalogProvider[], modelId: string): ProviderTier | "unknown" | null {
+export function tierOf(catalog: CatalogProvider[], modelId: string): ProviderTier | "unknown" | "malformed" | null {
   const id = modelId.trim();
   if (!id) return null;
   for (const p of catalog) {
@@ -9,7 +9,7 @@ export function tierOf(catalog: CatalogProvider[], modelId: string): ProviderTie
     if (m) return m.tier;
   }
   const slash = id.indexOf("/");
-  if (slash <= 0) return "unknown";
+  if (slash <= 0 || slash === id.length - 1) return "malformed";
   const provider = catalog.find((p) => p.provider_id === id.slice(0, slash));
   if (!provider) return "unknown";
   const tag = id.slice(id.lastIndexOf(":") + 1).toLowerCase();
