@@ -174,9 +174,32 @@ async fn build_validate_activate_use_and_version_a_profile() {
         warning.contains("saving creates a new version"),
         "{warning}"
     );
+    app.screenshot("profiles-editor-used").await;
     app.fill("[data-testid=profile-name]", "E2E Dev 2").await;
     app.fill("[data-testid=profile-id]", "wp-e2e-dev-2").await;
-    app.screenshot("profiles-editor-used").await;
+    // Every kind of field: a whitelist, the governance knobs and a file-type rule row.
+    app.click("[data-testid=role-validator-restrict]").await;
+    app.fill(
+        "[data-testid=role-validator-allowed-input]",
+        "oll/gemma3:270m",
+    )
+    .await;
+    app.click("[data-testid=role-validator-allowed-add]").await;
+    app.select("[data-testid=profile-automation]", "FULL_HUMAN")
+        .await;
+    app.click("[data-testid=profile-allow-cloud]").await;
+    app.fill("[data-testid=profile-max-escalations]", "2").await;
+    app.click("[data-testid=rule-filetype-add]").await;
+    app.fill("[data-testid=rule-filetype-0-key]", "rs").await;
+    app.click("[data-testid=rule-filetype-0-worker-on]").await;
+    app.wait_until(
+        "[data-testid=profile-check-status]",
+        WAIT,
+        "a valid draft",
+        |t| t.contains("Looks valid"),
+    )
+    .await;
+    app.screenshot("profiles-editor-fields").await;
     app.click("[data-testid=profile-save]").await;
     let notice = app
         .wait_until(
@@ -219,6 +242,29 @@ async fn build_validate_activate_use_and_version_a_profile() {
     let stored = core.profiles().get("wp-e2e-dev-2").await.unwrap();
     assert_eq!(stored.parent_profile_id.as_deref(), Some("wp-e2e-dev"));
     assert_eq!(stored.profile.name, "E2E Dev 2");
+    let body = &stored.profile;
+    assert_eq!(
+        body.model_assignments.validator.allowed_models.as_deref(),
+        Some(&["oll/gemma3:270m".to_owned()][..])
+    );
+    assert_eq!(
+        body.governance.automation_level,
+        handshake_core::profiles::AutomationLevel::FullHuman
+    );
+    assert!(body.governance.allow_cloud_escalation);
+    assert_eq!(body.governance.max_cloud_escalations_per_job, Some(2));
+    let rules = body
+        .overrides
+        .as_ref()
+        .unwrap()
+        .filetype_rules
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        rules["rs"].worker.as_ref().unwrap().primary_model_id,
+        "oll/gemma3:270m"
+    );
+    assert!(rules["rs"].frontend.is_none());
     assert_eq!(
         core.profiles()
             .get("wp-e2e-dev")
