@@ -27,9 +27,10 @@ pub async fn profile(
     Ok(state.core()?.profiles().get(&profile_id).await?)
 }
 
-/// Validates a draft without saving it; `editing` names the profile being edited.
+/// Validates a draft without saving it; `editing` names the profile being edited. An invalid
+/// draft is the normal answer while someone types, so it is logged at debug level only.
 #[tauri::command]
-#[tracing::instrument(skip(state, json), err)]
+#[tracing::instrument(skip(state, json), err(level = "debug"))]
 pub async fn check_profile(
     state: tauri::State<'_, AppState>,
     json: String,
