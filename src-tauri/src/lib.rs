@@ -23,6 +23,15 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
             commands::escalations::escalations,
             commands::escalations::escalation,
             commands::escalations::decide_escalation,
+            // Work Profiles
+            commands::profiles::profiles,
+            commands::profiles::profile,
+            commands::profiles::check_profile,
+            commands::profiles::create_profile,
+            commands::profiles::save_profile,
+            commands::profiles::activate_profile,
+            commands::profiles::export_profile,
+            commands::profiles::model_catalog,
         ])
         .setup(|app| {
             // Open the data directory and run migrations before the window asks for anything.

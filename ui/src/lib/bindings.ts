@@ -5,6 +5,26 @@ export type AppInfo = { version: string, data_dir: string, database_path: string
 
 export type AutomationLevel = "FULL_HUMAN" | "HYBRID" | "AUTONOMOUS";
 
+export type CatalogModel = { 
+/**
+ * `<provider_id>/<name>`, as profiles name it.
+ */
+model_id: string, name: string, 
+/**
+ * Where its bytes go: the provider's tier, or cloud for an Ollama cloud tag.
+ */
+tier: ProviderTier, };
+
+export type CatalogProvider = { provider_id: string, display_name: string, kind: ProviderKind, tier: ProviderTier, 
+/**
+ * The provider's default model, as a full model id.
+ */
+default_model_id: string | null, models: Array<CatalogModel>, 
+/**
+ * Why the models could not be listed (the provider is still usable by typing a model id).
+ */
+models_error: string | null, };
+
 export type Check = { name: string, state: CheckState, required: boolean, detail: string, };
 
 export type CheckState = "ok" | "failed" | "absent";
@@ -46,6 +66,18 @@ export type FieldIssue = { path: string, message: string, };
 export type Governance = { mode: GovernanceMode, standing_rule: StandingRule | null, };
 
 export type GovernanceMode = "LOCKED" | "STANDARD";
+
+export type ModelAssignment = { primary_model_id: string, fallback_model_id?: string, local_only: boolean, 
+/**
+ * A whitelist: when present, no other model may serve the role.
+ */
+allowed_models?: Array<string>, };
+
+export type ModelAssignments = { frontend: ModelAssignment, orchestrator: ModelAssignment, worker: ModelAssignment, validator: ModelAssignment, };
+
+export type Overrides = { filetype_rules?: { [key in string]?: PartialModelAssignments }, task_type_rules?: { [key in string]?: PartialModelAssignments }, };
+
+export type PartialModelAssignments = { frontend?: ModelAssignment, orchestrator?: ModelAssignment, worker?: ModelAssignment, validator?: ModelAssignment, };
 
 export type PendingEscalation = { 
 /**
@@ -91,6 +123,53 @@ automation_level: AutomationLevel,
  */
 local_only: boolean, };
 
+export type ProfileActivated = { profile_id: string, previous: string | null, };
+
+export type ProfileCreated = { profile_id: string, 
+/**
+ * The profile this one is a new version of.
+ */
+parent_profile_id: string | null, name: string, 
+/**
+ * SHA-256 of the stored canonical JSON.
+ */
+body_sha256: string, };
+
+export type ProfileGovernance = { automation_level: AutomationLevel, allow_cloud_escalation: boolean, max_cloud_escalations_per_job?: number, };
+
+export type ProfileSaved = { 
+/**
+ * The new version (its id, parent and name).
+ */
+created: ProfileCreated, 
+/**
+ * True when the edited profile was used by jobs, so it could not change and the edit became
+ * a new version for that reason.
+ */
+new_version_because_used: boolean, 
+/**
+ * Jobs that used the edited profile (they keep it).
+ */
+parent_job_count: number, 
+/**
+ * True when the edited profile was active and the new version was activated in its place.
+ */
+activated: boolean, };
+
+export type ProfileVersionEntry = { profile_id: string, name: string, 
+/**
+ * The profile this one is a new version of.
+ */
+parent_profile_id: string | null, 
+/**
+ * The versions made from this one, oldest first.
+ */
+child_profile_ids: Array<string>, created_at: string, active: boolean, 
+/**
+ * Jobs that pinned this profile, in the order they started. A used profile never changes.
+ */
+used_by_jobs: Array<string>, };
+
 export type ProjectionPlan = { schema_version: string, projection_plan_id: string, 
 /**
  * Artifact handles or paths the payload was projected from.
@@ -109,6 +188,10 @@ payload_sha256: string,
  */
 created_at: string, job_id?: string, wp_id?: string, mt_id?: string, };
 
+export type ProviderKind = "ollama" | "openai_compat";
+
+export type ProviderTier = "local" | "cloud";
+
 export type StandingRule = { 
 /**
  * Who set the rule (becomes the receipt's `user_id`).
@@ -123,4 +206,12 @@ provider_ids: Array<string>,
  */
 max_payload_bytes: number, };
 
+export type StoredProfile = { profile: WorkProfile, parent_profile_id: string | null, created_at: string, body_sha256: string, active: boolean, 
+/**
+ * Jobs that pinned this profile, in the order they started.
+ */
+used_by_jobs: Array<string>, };
+
 export type UiSurface = "cloud_escalation_modal" | "operator_console" | "settings";
+
+export type WorkProfile = { schema_version: "hsk.work_profile@0.5", profile_id: string, name: string, description?: string, model_assignments: ModelAssignments, governance: ProfileGovernance, overrides?: Overrides, };

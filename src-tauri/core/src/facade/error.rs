@@ -138,6 +138,7 @@ impl FacadeError {
         match self {
             Self::Registry(e) => e.field().map(|f| f.as_str()),
             Self::InvalidId { field, .. } => Some(field),
+            Self::Profile(ProfileError::IdTaken { .. }) => Some("profile_id"),
             _ => None,
         }
     }

@@ -8,6 +8,7 @@
 mod catalog;
 mod error;
 mod events;
+mod profile_views;
 mod profiles;
 mod recording;
 mod run;
@@ -15,6 +16,7 @@ mod swaps;
 
 pub use catalog::RegistryCatalog;
 pub use error::FacadeError;
+pub use profile_views::{CatalogModel, CatalogProvider, ProfileSaved, ProfileVersionEntry};
 pub use run::{RunOutcome, RunRequest};
 pub use swaps::{SwapInput, SwapReport};
 

@@ -130,8 +130,10 @@ pub enum AutomationLevel {
     Autonomous,
 }
 
-/// The governance knobs of a profile.
+/// The governance knobs of a profile. Named `ProfileGovernance` in TypeScript, apart from the
+/// workspace's governance mode.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(rename = "ProfileGovernance")]
 #[serde(deny_unknown_fields)]
 pub struct Governance {
     pub automation_level: AutomationLevel,
