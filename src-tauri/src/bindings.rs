@@ -12,6 +12,8 @@ use ts_rs::{TypeVisitor, TS};
 #[derive(Default)]
 pub struct Bindings {
     decls: BTreeMap<String, String>,
+    /// Names declared twice with different bodies (two Rust types with one TypeScript name).
+    collisions: Vec<String>,
 }
 
 impl Bindings {
@@ -30,19 +32,34 @@ impl TypeVisitor for Bindings {
             return;
         }
         let name = T::ident();
-        if self.decls.contains_key(&name) {
+        let decl = T::decl();
+        if let Some(existing) = self.decls.get(&name) {
+            if *existing != decl {
+                self.collisions.push(name);
+            }
             return;
         }
-        self.decls.insert(name, T::decl());
+        self.decls.insert(name, decl);
         T::visit_dependencies(self);
     }
 }
 
-/// The generated TypeScript.
-pub fn typescript() -> String {
+fn collect() -> Bindings {
     let mut bindings = Bindings::default();
     bindings.add::<crate::error::CommandError>();
     crate::commands::bindings(&mut bindings);
+    bindings
+}
+
+/// Names that two different Rust types both claim in TypeScript (must be empty: rename one with
+/// `#[ts(rename = "...")]`).
+pub fn collisions() -> Vec<String> {
+    collect().collisions
+}
+
+/// The generated TypeScript.
+pub fn typescript() -> String {
+    let bindings = collect();
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs. Do not edit by hand:\n\
          // run `UPDATE_BINDINGS=1 cargo test -p handshake bindings` instead.\n\n",
@@ -68,6 +85,11 @@ mod tests {
         assert!(ts.contains("export type FieldIssue"), "{ts}");
         assert!(ts.contains("export type AppInfo"), "{ts}");
         assert_eq!(ts.matches("export type CommandError").count(), 1);
+    }
+
+    #[test]
+    fn no_two_rust_types_share_a_typescript_name() {
+        assert_eq!(super::collisions(), Vec::<String>::new());
     }
 
     #[test]
