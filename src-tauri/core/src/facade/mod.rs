@@ -9,12 +9,16 @@ mod catalog;
 mod error;
 mod events;
 mod profiles;
+mod providers;
 mod recording;
 mod run;
 mod swaps;
 
 pub use catalog::RegistryCatalog;
 pub use error::FacadeError;
+pub use providers::{
+    ConnectionReport, LocalOllamaOffer, ProviderDraft, ProviderModel, ProviderRow, LOCAL_OLLAMA_ID,
+};
 pub use run::{RunOutcome, RunRequest};
 pub use swaps::{SwapInput, SwapReport};
 
