@@ -1,0 +1,1 @@
+//! End-to-end: the Providers screen (written below).
