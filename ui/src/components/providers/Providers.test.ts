@@ -85,6 +85,22 @@ describe("Providers view", () => {
     expect(calls("add_provider").at(-1)?.draft).toMatchObject({ provider_id: "mycloud", tier: "cloud", kind: "openai_compat", preset_id: "openai" });
   });
 
+  it("fills the form from a kind preset without overwriting what the person typed", async () => {
+    backend({ providers: () => [], local_ollama_offer: () => null });
+    render(Providers);
+    await fireEvent.click(await screen.findByTestId("providers-add"));
+    await waitFor(() => expect(screen.getByTestId("provider-form-preset").querySelectorAll("option").length).toBe(3));
+    const value = (id: string) => (screen.getByTestId(id) as HTMLInputElement).value;
+    await fireEvent.change(screen.getByTestId("provider-form-preset"), { target: { value: "ollama" } });
+    expect([value("provider-form-id"), value("provider-form-name"), value("provider-form-kind")]).toEqual(["ollama", "Ollama", "ollama"]);
+    await fireEvent.change(screen.getByTestId("provider-form-preset"), { target: { value: "custom" } });
+    expect([value("provider-form-id"), value("provider-form-name"), value("provider-form-kind")]).toEqual(["custom", "Custom server", "openai_compat"]);
+    await fireEvent.input(screen.getByTestId("provider-form-id"), { target: { value: "mine" } });
+    await fireEvent.change(screen.getByTestId("provider-form-preset"), { target: { value: "openai" } });
+    expect([value("provider-form-id"), value("provider-form-name"), value("provider-form-tier")]).toEqual(["mine", "OpenAI", "cloud"]);
+    expect(value("provider-form-base-url")).toBe("https://api.openai.com/v1");
+  });
+
   it("never displays an API key: it sends it once and shows only stored or not stored", async () => {
     const KEY = "sk-very-secret-4242";
     let stored: ProviderRow = row("openai", { api_key: "stored" });
