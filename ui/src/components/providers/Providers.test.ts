@@ -146,6 +146,62 @@ describe("Providers view", () => {
     expect(document.body.innerHTML).not.toContain(KEY);
   });
 
+  it("shows failures that name no field, and keychain failures beside the key", async () => {
+    const locked = { code: "keychain_locked", message: "the OS keychain is locked; unlock it and try again", field: null, field_errors: [] };
+    backend({
+      providers: () => [row("groq", { api_key: "stored" })],
+      test_provider: () => report("groq", []),
+      set_provider_key: () => {
+        throw { ...locked, field: null };
+      },
+      add_provider: () => {
+        throw locked;
+      },
+    });
+    render(Providers);
+    await fireEvent.click(await screen.findByTestId("provider-edit-groq"));
+    await fireEvent.click(screen.getByTestId("provider-form-key-replace"));
+    await fireEvent.input(screen.getByTestId("provider-form-api-key"), { target: { value: "sk-x" } });
+    await fireEvent.click(screen.getByTestId("provider-form-key-save"));
+    expect((await screen.findByTestId("provider-form-error-api_key")).textContent).toContain("keychain is locked");
+    expect(screen.getByTestId("provider-form-key-status").dataset.state).toBe("stored");
+    await fireEvent.click(screen.getByTestId("provider-form-cancel"));
+
+    await fireEvent.click(screen.getByTestId("providers-add"));
+    await fireEvent.click(screen.getByTestId("provider-form-save"));
+    const general = await screen.findByTestId("provider-form-error");
+    expect(general.textContent).toContain("keychain is locked");
+    expect(general.dataset.code).toBe("keychain_locked");
+  });
+
+  it("says why the list could not load", async () => {
+    backend({
+      providers: () => {
+        throw { code: "startup_failed", message: "database.db was written by a newer Handshake", field: null, field_errors: [] };
+      },
+    });
+    render(Providers);
+    const error = await screen.findByTestId("providers-error");
+    expect(error.textContent).toContain("could not open its data directory");
+    expect(error.textContent).toContain("newer Handshake");
+    expect(screen.getByTestId("providers-title").textContent).toBe("Providers");
+  });
+
+  it("says why the offered Ollama could not be added", async () => {
+    backend({
+      providers: () => [],
+      local_ollama_offer: () => ({ provider_id: "ollama", base_url: "http://127.0.0.1:11434/", latency_ms: 1, models: [] }),
+      accept_local_ollama: () => {
+        throw { code: "duplicate_id", message: 'a provider with id "ollama" already exists', field: "provider_id", field_errors: [] };
+      },
+    });
+    render(Providers);
+    expect((await screen.findByTestId("providers-ollama-offer")).textContent).toContain("ollama pull");
+    await fireEvent.click(screen.getByTestId("providers-ollama-offer-add"));
+    expect((await screen.findByTestId("providers-ollama-offer-error")).textContent).toContain("already exists");
+    expect(calls("accept_local_ollama")).toEqual([{ defaultModel: null }]);
+  });
+
   it("asks for confirmation before removing a provider", async () => {
     backend({
       providers: () => [row("groq", { api_key: "stored" })],
