@@ -23,7 +23,7 @@ use crate::registry::{
 pub const LOCAL_OLLAMA_ID: &str = "ollama";
 
 /// How long the first-start detection waits for a local Ollama.
-const DETECT_TIMEOUT: Duration = Duration::from_millis(1500);
+const DETECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Largest model list the first-start detection reads.
 const MAX_TAGS_BODY: usize = 4 * 1024 * 1024;
