@@ -7,6 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 npm --prefix ui run build --silent
+# The real model servers some end-to-end tests use (already running ones are reused).
+peers=${HANDSHAKE_PEERS:-../shared/peers/peer.sh}
+if [ -z "${HANDSHAKE_SKIP_PEERS:-}" ]; then
+  HANDSHAKE_PEER_OLLAMA_URL=${HANDSHAKE_PEER_OLLAMA_URL:-$(bash "$peers" ollama 11434)}
+  HANDSHAKE_PEER_OPENAI_URL=${HANDSHAKE_PEER_OPENAI_URL:-$(bash "$peers" openai 18080)}
+  export HANDSHAKE_PEER_OLLAMA_URL HANDSHAKE_PEER_OPENAI_URL
+fi
 keyring_home=$(mktemp -d)
 trap 'rm -rf "$keyring_home"' EXIT
 XDG_DATA_HOME=$keyring_home dbus-run-session -- bash -euo pipefail -c '

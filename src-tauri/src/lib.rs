@@ -32,6 +32,17 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
             commands::profiles::activate_profile,
             commands::profiles::export_profile,
             commands::profiles::model_catalog,
+            // Providers
+            commands::providers::provider_presets,
+            commands::providers::providers,
+            commands::providers::add_provider,
+            commands::providers::update_provider,
+            commands::providers::set_provider_key,
+            commands::providers::delete_provider_key,
+            commands::providers::remove_provider,
+            commands::providers::test_provider,
+            commands::providers::local_ollama_offer,
+            commands::providers::accept_local_ollama,
         ])
         .setup(|app| {
             // Open the data directory and run migrations before the window asks for anything.

@@ -5,6 +5,7 @@
 pub mod escalations;
 pub mod governance;
 pub mod profiles;
+pub mod providers;
 pub mod settings;
 
 /// Every type the commands take or return, for `ui/src/lib/bindings.ts`.
@@ -13,4 +14,5 @@ pub fn bindings(b: &mut crate::bindings::Bindings) {
     governance::bindings(b);
     escalations::bindings(b);
     profiles::bindings(b);
+    providers::bindings(b);
 }

@@ -47,6 +47,24 @@ field: string | null,
  */
 field_errors: Array<FieldIssue>, };
 
+export type ConnectionReport = { provider_id: string, 
+/**
+ * The URL called (without its query).
+ */
+url: string, status: number, 
+/**
+ * From sending the request to the response headers.
+ */
+latency_ms: number, 
+/**
+ * Until the whole model list was read.
+ */
+total_ms: number, 
+/**
+ * Whether the API key was sent.
+ */
+authenticated: boolean, models: Array<ProviderModel>, };
+
 export type ConsentReceipt = { schema_version: string, consent_receipt_id: string, projection_plan_id: string, payload_sha256: string, approved: boolean, 
 /**
  * RFC 3339, UTC.
@@ -67,6 +85,14 @@ export type Governance = { mode: GovernanceMode, standing_rule: StandingRule | n
 
 export type GovernanceMode = "LOCKED" | "STANDARD";
 
+export type LocalOllamaOffer = { 
+/**
+ * The id it would be registered under.
+ */
+provider_id: string, base_url: string, latency_ms: number, models: Array<ProviderModel>, };
+
+export type MaxTokensField = "max_tokens" | "max_completion_tokens";
+
 export type ModelAssignment = { primary_model_id: string, fallback_model_id?: string, local_only: boolean, 
 /**
  * A whitelist: when present, no other model may serve the role.
@@ -74,6 +100,12 @@ export type ModelAssignment = { primary_model_id: string, fallback_model_id?: st
 allowed_models?: Array<string>, };
 
 export type ModelAssignments = { frontend: ModelAssignment, orchestrator: ModelAssignment, worker: ModelAssignment, validator: ModelAssignment, };
+
+export type OpenAiCompatOptions = { max_tokens_field: MaxTokensField, 
+/**
+ * Send `stream_options: {include_usage: true}` (some servers reject it).
+ */
+stream_include_usage: boolean, };
 
 export type Overrides = { filetype_rules?: { [key in string]?: PartialModelAssignments }, task_type_rules?: { [key in string]?: PartialModelAssignments }, };
 
@@ -188,9 +220,47 @@ payload_sha256: string,
  */
 created_at: string, job_id?: string, wp_id?: string, mt_id?: string, };
 
+export type ProviderDraft = { provider_id: string, display_name: string, kind: ProviderKind, tier: ProviderTier, base_url: string, 
+/**
+ * Blank or absent for none.
+ */
+default_model: string | null, 
+/**
+ * The preset the form started from (its server options are used when adding).
+ */
+preset_id: string | null, };
+
 export type ProviderKind = "ollama" | "openai_compat";
 
+export type ProviderModel = { 
+/**
+ * The name as the provider knows it (`gemma3:270m`).
+ */
+name: string, 
+/**
+ * `<provider_id>/<name>`, as Work Profiles name it.
+ */
+model_id: string, size_bytes: number | null, };
+
+export type ProviderPreset = { 
+/**
+ * Also the suggested provider id.
+ */
+preset_id: string, display_name: string, kind: ProviderKind, tier: ProviderTier, base_url: string, 
+/**
+ * Whether the provider needs an API key.
+ */
+needs_key: boolean, openai: OpenAiCompatOptions, };
+
+export type ProviderRow = { provider_id: string, display_name: string, kind: ProviderKind, tier: ProviderTier, base_url: string, default_model: string | null, 
+/**
+ * `not_set` (keyless), `stored` (in the OS keychain) or `missing` (to be entered again).
+ */
+api_key: SecretState, };
+
 export type ProviderTier = "local" | "cloud";
+
+export type SecretState = "not_set" | "stored" | "missing";
 
 export type StandingRule = { 
 /**

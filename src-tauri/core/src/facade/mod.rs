@@ -10,6 +10,7 @@ mod error;
 mod events;
 mod profile_views;
 mod profiles;
+mod providers;
 mod recording;
 mod run;
 mod swaps;
@@ -17,6 +18,9 @@ mod swaps;
 pub use catalog::RegistryCatalog;
 pub use error::FacadeError;
 pub use profile_views::{CatalogModel, CatalogProvider, ProfileSaved, ProfileVersionEntry};
+pub use providers::{
+    ConnectionReport, LocalOllamaOffer, ProviderDraft, ProviderModel, ProviderRow, LOCAL_OLLAMA_ID,
+};
 pub use run::{RunOutcome, RunRequest};
 pub use swaps::{SwapInput, SwapReport};
 
