@@ -2,6 +2,7 @@
 //! typed results or a [`crate::error::CommandError`]; each file also lists the types its commands
 //! share with the UI (`bindings`).
 
+pub mod console;
 pub mod escalations;
 pub mod governance;
 pub mod settings;
@@ -11,4 +12,5 @@ pub fn bindings(b: &mut crate::bindings::Bindings) {
     settings::bindings(b);
     governance::bindings(b);
     escalations::bindings(b);
+    console::bindings(b);
 }
