@@ -43,7 +43,17 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
             commands::providers::test_provider,
             commands::providers::local_ollama_offer,
             commands::providers::accept_local_ollama,
+            // Operator console.
+            commands::console::console_events,
+            commands::console::console_event,
+            commands::console::console_timeline,
+            commands::console::console_verify,
+            commands::console::console_export,
+            commands::console::console_follow,
+            commands::console::console_unfollow,
         ])
+        // Operator console: its live feeds.
+        .manage(commands::console::ConsoleFeeds::default())
         .setup(|app| {
             // Open the data directory and run migrations before the window asks for anything.
             let state = tauri::async_runtime::block_on(state::AppState::open());

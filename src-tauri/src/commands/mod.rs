@@ -2,6 +2,7 @@
 //! typed results or a [`crate::error::CommandError`]; each file also lists the types its commands
 //! share with the UI (`bindings`).
 
+pub mod console;
 pub mod escalations;
 pub mod governance;
 pub mod profiles;
@@ -15,4 +16,5 @@ pub fn bindings(b: &mut crate::bindings::Bindings) {
     escalations::bindings(b);
     profiles::bindings(b);
     providers::bindings(b);
+    console::bindings(b);
 }

@@ -5,6 +5,8 @@ export type AppInfo = { version: string, data_dir: string, database_path: string
 
 export type AutomationLevel = "FULL_HUMAN" | "HYBRID" | "AUTONOMOUS";
 
+export type BreakKind = "edited" | "deleted" | "reordered" | "truncated_tail" | "anchor_mismatch";
+
 export type CatalogModel = { 
 /**
  * `<provider_id>/<name>`, as profiles name it.
@@ -24,6 +26,8 @@ default_model_id: string | null, models: Array<CatalogModel>,
  * Why the models could not be listed (the provider is still usable by typing a model id).
  */
 models_error: string | null, };
+
+export type ChainHead = { seq: number, hash: string, };
 
 export type Check = { name: string, state: CheckState, required: boolean, detail: string, };
 
@@ -71,6 +75,42 @@ export type ConsentReceipt = { schema_version: string, consent_receipt_id: strin
  */
 approved_at: string, user_id: string, ui_surface?: UiSurface, notes?: string, };
 
+export type ConsoleExport = { path: string, events: number, };
+
+export type ConsoleFilter = { 
+/**
+ * An event id such as `FR-EVT-CLOUD-001`.
+ */
+event_type: string | null, trace_id: string | null, job_id: string | null, provider_id: string | null, from: string | null, until: string | null, };
+
+export type ConsolePage = { events: Array<StoredEvent>, 
+/**
+ * The newest event in the log (filters aside); 0 when it is empty. The live feed starts here.
+ */
+head_seq: number, 
+/**
+ * Older events match too: ask again with `before_seq` = the last event's `seq`.
+ */
+has_more: boolean, };
+
+export type ConsoleTimeline = { 
+/**
+ * Oldest first.
+ */
+completions: Array<TimelineCompletion>, 
+/**
+ * Oldest first.
+ */
+escalations: Array<TimelineEscalation>, local: TierTotals, cloud: TierTotals, 
+/**
+ * Bytes the executed cloud calls sent (FR-EVT-CLOUD-004 `sent_bytes`).
+ */
+cloud_bytes_sent: number, 
+/**
+ * Only the newest [`TIMELINE_MAX`] of either kind are shown; narrow the time range.
+ */
+truncated: boolean, };
+
 export type DecisionSurface = "modal" | "console";
 
 export type DenyReason = "person" | "locked" | "profile" | "local_only" | "cap" | "hash_mismatch" | "expired" | "replay" | "no_receipt" | "plan_mismatch";
@@ -79,11 +119,17 @@ export type DoctorReport = { version: string, data_dir: string, schema_version: 
 
 export type EscalationStatus = "pending" | "approved" | "denied" | "executed" | "blocked";
 
+export type EscalationStep = "requested" | "approved" | "denied" | "executed";
+
+export type EventType = "FR-EVT-LLM-INFERENCE" | "FR-EVT-PROFILE-001" | "FR-EVT-PROFILE-002" | "FR-EVT-PROFILE-003" | "FR-EVT-CLOUD-001" | "FR-EVT-CLOUD-002" | "FR-EVT-CLOUD-003" | "FR-EVT-CLOUD-004" | "FR-EVT-MODEL-001" | "FR-EVT-MODEL-002" | "FR-EVT-MODEL-003" | "FR-EVT-MODEL-004" | "FR-EVT-MODEL-005";
+
 export type FieldIssue = { path: string, message: string, };
 
 export type Governance = { mode: GovernanceMode, standing_rule: StandingRule | null, };
 
 export type GovernanceMode = "LOCKED" | "STANDARD";
+
+export type LiveUpdate = { "kind": "event", event: StoredEvent, } | { "kind": "resync", head_seq: number, };
 
 export type LocalOllamaOffer = { 
 /**
@@ -276,12 +322,52 @@ provider_ids: Array<string>,
  */
 max_payload_bytes: number, };
 
+export type StandingRuleInput = { 
+/**
+ * Providers the rule covers.
+ */
+provider_ids: Array<string>, 
+/**
+ * Largest payload the rule approves, in bytes.
+ */
+max_payload_bytes: number, };
+
+export type StoredEvent = { seq: number, event_id: string, event_type: string, occurred_at: string, trace_id: string | null, job_id: string | null, profile_id: string | null, provider_id: string | null, model_id: string | null, 
+/**
+ * The typed event's fields (see `events.rs`).
+ */
+payload: Record<string, unknown>, prev_hash: string, hash: string, };
+
 export type StoredProfile = { profile: WorkProfile, parent_profile_id: string | null, created_at: string, body_sha256: string, active: boolean, 
 /**
  * Jobs that pinned this profile, in the order they started.
  */
 used_by_jobs: Array<string>, };
 
+export type TierTotals = { completions: number, 
+/**
+ * Attempts that did not end in success.
+ */
+failed: number, prompt_tokens: number, completion_tokens: number, };
+
+export type TimelineCompletion = { seq: number, at: string, tier: ProviderTier, provider_id: string | null, model_id: string | null, latency_ms: number, prompt_tokens: number | null, completion_tokens: number | null, 
+/**
+ * `success`, `error`, `cancelled` or `incomplete`.
+ */
+status: string, };
+
+export type TimelineEscalation = { seq: number, at: string, step: EscalationStep, 
+/**
+ * Bytes planned (requested) or sent (executed).
+ */
+bytes: number | null, provider_id: string | null, model_id: string | null, 
+/**
+ * Why it was denied.
+ */
+reason: string | null, };
+
 export type UiSurface = "cloud_escalation_modal" | "operator_console" | "settings";
+
+export type VerifyReport = { "status": "ok", count: number, from_seq: number, head: ChainHead, anchored_seq: number | null, } | { "status": "broken", sequence: number, kind: BreakKind, detail: string, };
 
 export type WorkProfile = { schema_version: "hsk.work_profile@0.5", profile_id: string, name: string, description?: string, model_assignments: ModelAssignments, governance: ProfileGovernance, overrides?: Overrides, };

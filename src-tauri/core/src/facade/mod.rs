@@ -3,9 +3,10 @@
 //!
 //! Operations that change governance state (profiles, jobs, model swaps) are methods here that
 //! do the work and write its Flight Recorder event durably (`profiles.rs`, `swaps.rs`); reading
-//! the recorder never starts its writer (`events.rs`). Their errors are [`FacadeError`].
+//! the recorder never starts its writer (`events.rs`, `console/`). Their errors are [`FacadeError`].
 
 mod catalog;
+pub mod console;
 mod error;
 mod events;
 mod profile_views;

@@ -21,6 +21,7 @@ pub const MAX_QUERY_LIMIT: u32 = 10_000;
 /// An event as committed: its place in the chain, its ids and its payload.
 #[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct StoredEvent {
+    #[ts(type = "number")]
     pub seq: i64,
     #[ts(type = "string")]
     pub event_id: Uuid,
@@ -43,6 +44,7 @@ pub struct StoredEvent {
 /// was dropped, or the genesis (0, zeros) of an empty log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, ts_rs::TS)]
 pub struct ChainHead {
+    #[ts(type = "number")]
     pub seq: i64,
     pub hash: String,
 }
@@ -282,15 +284,11 @@ fn checkpoint_from_row(row: &SqliteRow) -> Result<RetentionCheckpoint, RecorderE
     })
 }
 
-/// Events matching `query`, in sequence order.
-pub async fn query(
-    pool: &SqlitePool,
-    query: &EventQuery,
-) -> Result<Vec<StoredEvent>, RecorderError> {
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT seq, event_id, event_type, occurred_at_ms, trace_id, job_id, profile_id, provider_id, \
-         model_id, payload, prev_hash, hash FROM flight_events WHERE 1 = 1",
-    );
+const SELECT_EVENTS: &str = "SELECT seq, event_id, event_type, occurred_at_ms, trace_id, job_id, \
+     profile_id, provider_id, model_id, payload, prev_hash, hash FROM flight_events WHERE 1 = 1";
+
+/// Appends `query`'s filters (not its paging) as `AND ...` clauses.
+fn push_filters(qb: &mut QueryBuilder<'_, Sqlite>, query: &EventQuery) {
     if let Some(t) = query.event_type {
         qb.push(" AND event_type = ").push_bind(t.as_str());
     }
@@ -318,6 +316,15 @@ pub async fn query(
         qb.push(" AND occurred_at_ms < ")
             .push_bind(until.timestamp_millis());
     }
+}
+
+/// Events matching `query`, in sequence order.
+pub async fn query(
+    pool: &SqlitePool,
+    query: &EventQuery,
+) -> Result<Vec<StoredEvent>, RecorderError> {
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(SELECT_EVENTS);
+    push_filters(&mut qb, query);
     if let Some(after) = query.after_seq {
         qb.push(" AND seq > ").push_bind(after);
     }
@@ -325,6 +332,43 @@ pub async fn query(
     qb.push(" ORDER BY seq LIMIT ").push_bind(i64::from(limit));
     let rows = qb.build().fetch_all(pool).await?;
     rows.iter().map(event_from_row).collect()
+}
+
+/// Events matching `query`'s filters and, when `types` is not empty, of one of `types`, newest
+/// first, older than `before_seq` (the console pages backwards with it); at most `query.limit`.
+/// `query.after_seq` is ignored.
+pub async fn query_newest(
+    pool: &SqlitePool,
+    query: &EventQuery,
+    types: &[EventType],
+    before_seq: Option<i64>,
+) -> Result<Vec<StoredEvent>, RecorderError> {
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(SELECT_EVENTS);
+    push_filters(&mut qb, query);
+    if !types.is_empty() {
+        qb.push(" AND event_type IN (");
+        let mut list = qb.separated(", ");
+        for t in types {
+            list.push_bind(t.as_str());
+        }
+        qb.push(")");
+    }
+    if let Some(before) = before_seq {
+        qb.push(" AND seq < ").push_bind(before);
+    }
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_QUERY_LIMIT);
+    qb.push(" ORDER BY seq DESC LIMIT ")
+        .push_bind(i64::from(limit));
+    let rows = qb.build().fetch_all(pool).await?;
+    rows.iter().map(event_from_row).collect()
+}
+
+/// The sequence number of the newest event (0 when the log is empty).
+pub async fn head_seq(pool: &SqlitePool) -> Result<i64, RecorderError> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM flight_events")
+        .fetch_one(pool)
+        .await?;
+    Ok(seq.unwrap_or(0))
 }
 
 /// The newest `n` events, oldest first (for `hsk recorder tail`).

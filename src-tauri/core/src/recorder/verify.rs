@@ -44,13 +44,17 @@ pub enum VerifyReport {
     /// checkpoint, or 1); `anchored_seq` is where the anchor stood (it may be behind `head`
     /// after a crash between commit and anchor write).
     Ok {
+        #[ts(type = "number")]
         count: u64,
+        #[ts(type = "number")]
         from_seq: i64,
         head: ChainHead,
+        #[ts(type = "number | null")]
         anchored_seq: Option<i64>,
     },
     /// The first broken link.
     Broken {
+        #[ts(type = "number")]
         sequence: i64,
         kind: BreakKind,
         detail: String,

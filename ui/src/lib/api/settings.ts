@@ -1,5 +1,5 @@
 // Settings: version, data directory, health checks, governance.
-import type { AppInfo, DoctorReport, Governance, GovernanceMode, StandingRule } from "../bindings";
+import type { AppInfo, DoctorReport, Governance, GovernanceMode, StandingRuleInput } from "../bindings";
 import { call } from "./core";
 
 export const settingsApi = {
@@ -7,5 +7,5 @@ export const settingsApi = {
   doctor: () => call<DoctorReport>("doctor"),
   governance: () => call<Governance>("governance"),
   setGovernanceMode: (mode: GovernanceMode) => call<Governance>("set_governance_mode", { mode }),
-  setStandingRule: (rule: StandingRule | null) => call<Governance>("set_standing_rule", { rule }),
+  setStandingRule: (rule: StandingRuleInput | null) => call<Governance>("set_standing_rule", { rule }),
 };
