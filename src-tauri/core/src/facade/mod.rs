@@ -11,11 +11,13 @@ mod events;
 mod profiles;
 mod recording;
 mod run;
+mod run_events;
 mod swaps;
 
 pub use catalog::RegistryCatalog;
 pub use error::FacadeError;
 pub use run::{RunOutcome, RunRequest};
+pub use run_events::RunEvent;
 pub use swaps::{SwapInput, SwapReport};
 
 use std::path::{Path, PathBuf};
