@@ -23,6 +23,11 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
             commands::escalations::escalations,
             commands::escalations::escalation,
             commands::escalations::decide_escalation,
+            // Run view: choices, streamed runs, resume after consent, cancel.
+            commands::run::run_choices,
+            commands::run::start_run,
+            commands::run::resume_run,
+            commands::run::cancel_run,
         ])
         .setup(|app| {
             // Open the data directory and run migrations before the window asks for anything.
@@ -31,6 +36,8 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
                 tracing::error!(%message, "Handshake could not open its data directory");
             }
             app.manage(state);
+            // Run view: the runs in progress, for cancel_run.
+            app.manage(commands::run::Runs::default());
             Ok(())
         })
 }

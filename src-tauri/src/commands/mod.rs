@@ -4,6 +4,7 @@
 
 pub mod escalations;
 pub mod governance;
+pub mod run;
 pub mod settings;
 
 /// Every type the commands take or return, for `ui/src/lib/bindings.ts`.
@@ -11,4 +12,5 @@ pub fn bindings(b: &mut crate::bindings::Bindings) {
     settings::bindings(b);
     governance::bindings(b);
     escalations::bindings(b);
+    run::bindings(b);
 }

@@ -5,6 +5,8 @@ export type AppInfo = { version: string, data_dir: string, database_path: string
 
 export type AutomationLevel = "FULL_HUMAN" | "HYBRID" | "AUTONOMOUS";
 
+export type CandidateSlot = "primary" | "fallback";
+
 export type Check = { name: string, state: CheckState, required: boolean, detail: string, };
 
 export type CheckState = "ok" | "failed" | "absent";
@@ -43,9 +45,15 @@ export type EscalationStatus = "pending" | "approved" | "denied" | "executed" | 
 
 export type FieldIssue = { path: string, message: string, };
 
+export type FinishReason = "stop" | "length" | "content_filter" | "tool_calls" | "load" | "unload";
+
 export type Governance = { mode: GovernanceMode, standing_rule: StandingRule | null, };
 
 export type GovernanceMode = "LOCKED" | "STANDARD";
+
+export type PassOverReason = "not_allowed" | "local_only_violation" | "cloud_escalation_disabled" | "unknown_provider" | "invalid_model_id" | "unhealthy" | "unavailable" | "failed_retryable";
+
+export type PassedOver = { model_id: string, slot: CandidateSlot, reason: PassOverReason, };
 
 export type PendingEscalation = { 
 /**
@@ -109,6 +117,44 @@ payload_sha256: string,
  */
 created_at: string, job_id?: string, wp_id?: string, mt_id?: string, };
 
+export type ProviderTier = "local" | "cloud";
+
+export type Resolution = { job_id: string | null, profile_id: string, role: Role, file_type: string | null, task_type: string | null, 
+/**
+ * `task_type:<key>`, `file_type:<key>` or `base`.
+ */
+rule: string, chosen_model_id: string, chosen_slot: CandidateSlot, chosen_tier: ProviderTier, 
+/**
+ * The chosen model is cloud tier: the call needs a consent receipt from the guard.
+ */
+requires_escalation: boolean, 
+/**
+ * The primary was local and the chosen model is cloud.
+ */
+crossed_to_cloud: boolean, passed_over: Array<PassedOver>, };
+
+export type Role = "frontend" | "orchestrator" | "worker" | "validator";
+
+export type RoleChoice = { role: Role, primary_model_id: string, };
+
+export type RunChoices = { profiles: Array<RunProfileChoice>, mode: GovernanceMode, };
+
+export type RunEvent = { "type": "resolved", resolution: Resolution, } | { "type": "needs_consent", escalation: PendingEscalation, } | { "type": "started", model_id: string, trace_id: string, cloud: boolean, } | { "type": "text", delta: string, } | { "type": "usage", usage: TokenUsage, max_tokens: number | null, } | { "type": "finished", model_id: string, finish_reason: FinishReason, latency_ms: number, time_to_first_token_ms: number | null, prompt_truncated: boolean, };
+
+export type RunMessage = { "type": "event", event: RunEvent, } | { "type": "failed", error: CommandError, deny_reason: string | null, };
+
+export type RunProfileChoice = { profile_id: string, name: string, active: boolean, roles: Array<RoleChoice>, 
+/**
+ * Keys of the profile's `filetype_rules`.
+ */
+file_types: Array<string>, 
+/**
+ * Keys of the profile's `task_type_rules`.
+ */
+task_types: Array<string>, allow_cloud_escalation: boolean, };
+
+export type RunStarted = { run_id: string, job_id: string, };
+
 export type StandingRule = { 
 /**
  * Who set the rule (becomes the receipt's `user_id`).
@@ -122,5 +168,17 @@ provider_ids: Array<string>,
  * Largest payload the rule approves, in bytes.
  */
 max_payload_bytes: number, };
+
+export type StartRun = { 
+/**
+ * The profile to start a job on; the active profile when `null`.
+ */
+profile_id: string | null, 
+/**
+ * Continue this job instead of starting one.
+ */
+job_id: string | null, role: Role, file_type: string | null, task_type: string | null, prompt: string, max_tokens: number | null, };
+
+export type TokenUsage = { prompt_tokens: number | null, completion_tokens: number | null, };
 
 export type UiSurface = "cloud_escalation_modal" | "operator_console" | "settings";

@@ -11,12 +11,14 @@ mod events;
 mod profiles;
 mod recording;
 mod run;
+mod run_choices;
 mod run_events;
 mod swaps;
 
 pub use catalog::RegistryCatalog;
 pub use error::FacadeError;
 pub use run::{RunOutcome, RunRequest};
+pub use run_choices::{RoleChoice, RunChoices, RunProfileChoice};
 pub use run_events::RunEvent;
 pub use swaps::{SwapInput, SwapReport};
 
