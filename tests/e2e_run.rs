@@ -159,6 +159,32 @@ async fn seed(dir: &std::path::Path, ollama: &str, cloud_url: &str) {
     hs.shutdown().await.unwrap();
 }
 
+/// Waits until the run is done; fails at once, with the run's error, when it failed.
+async fn wait_done(app: &App) {
+    let status = app
+        .wait_until("[data-testid=run-status]", LONG, "Done or a failure", |t| {
+            t.contains("Done") || t.is_empty()
+        })
+        .await;
+    if !status.contains("Done") {
+        // An empty status is idle or failed: give the failure a moment to show, then report it.
+        let state = app
+            .find("[data-testid=run-status]")
+            .await
+            .attr("data-state")
+            .await
+            .unwrap();
+        if state.as_deref() == Some("failed") {
+            let error = app.text("[data-testid=run-error]", LONG).await;
+            panic!("the run failed: {error}");
+        }
+        app.wait_until("[data-testid=run-status]", LONG, "Done", |t| {
+            t.contains("Done")
+        })
+        .await;
+    }
+}
+
 async fn run(app: &App, role: &str, prompt: &str) {
     app.select("[data-testid=run-role]", role).await;
     app.fill("[data-testid=run-prompt]", prompt).await;
@@ -193,10 +219,7 @@ async fn runs_stream_and_cloud_escalations_wait_for_the_modal() {
     // 1. A local run streams in, with the resolved model and why, tokens and latency.
     app.fill("[data-testid=run-max-tokens]", "32").await;
     run(&app, "worker", "Say hello in five words.").await;
-    app.wait_until("[data-testid=run-status]", LONG, "Done", |t| {
-        t.contains("Done")
-    })
-    .await;
+    wait_done(&app).await;
     let output = app.text("[data-testid=run-output]", LONG).await;
     assert!(!output.trim().is_empty());
     assert_eq!(
@@ -216,6 +239,25 @@ async fn runs_stream_and_cloud_escalations_wait_for_the_modal() {
         "a local run reached the cloud"
     );
     app.screenshot("run-local").await;
+
+    // Cancel stops a long local run once its output has started.
+    app.fill("[data-testid=run-max-tokens]", "2000").await;
+    run(
+        &app,
+        "worker",
+        "Write a very long story about a dragon and a lighthouse keeper, at least 1500 words.",
+    )
+    .await;
+    app.wait_until("[data-testid=run-output]", LONG, "new streamed text", |t| {
+        !t.trim().is_empty() && t != output
+    })
+    .await;
+    app.click("[data-testid=run-cancel]").await;
+    let cancelled = app.text("[data-testid=run-cancelled]", LONG).await;
+    assert!(cancelled.contains("Cancelled"), "{cancelled}");
+    assert!(!app.exists("[data-testid=run-cancel]").await);
+    app.screenshot("run-cancelled").await;
+    app.fill("[data-testid=run-max-tokens]", "32").await;
 
     // 2. The cloud role opens the modal; nothing is sent before Approve, exactly one request after.
     let prompt = "Review this note from alice@example.com please.";
@@ -250,10 +292,7 @@ async fn runs_stream_and_cloud_escalations_wait_for_the_modal() {
         t == CLOUD_ANSWER.concat()
     })
     .await;
-    app.wait_until("[data-testid=run-status]", LONG, "Done", |t| {
-        t.contains("Done")
-    })
-    .await;
+    wait_done(&app).await;
     {
         let sent = received.lock().unwrap();
         assert_eq!(sent.len(), 1, "exactly one request after approval");
