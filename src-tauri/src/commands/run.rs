@@ -234,6 +234,81 @@ mod tests {
         assert_eq!(json["deny_reason"], "locked");
     }
 
+    /// A channel that keeps every JSON message it is sent.
+    fn recording_channel() -> (Channel<RunMessage>, Arc<Mutex<Vec<serde_json::Value>>>) {
+        let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+        let sink = got.clone();
+        let channel = Channel::new(move |body| {
+            if let tauri::ipc::InvokeResponseBody::Json(json) = body {
+                if let Ok(value) = serde_json::from_str(&json) {
+                    sink.lock().unwrap_or_else(|p| p.into_inner()).push(value);
+                }
+            }
+            Ok(())
+        });
+        (channel, got)
+    }
+
+    /// Sets its flag when dropped: proves the run's future (and its model stream) was dropped.
+    struct DropFlag(Arc<std::sync::atomic::AtomicBool>);
+
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn cancel_drops_the_run_and_tells_its_channel() {
+        let runs = Runs::default();
+        let (channel, got) = recording_channel();
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = DropFlag(dropped.clone());
+        let run_id = runs.spawn(channel, async move {
+            let _flag = flag;
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+        assert!(runs.cancel(&run_id));
+        for _ in 0..200 {
+            if dropped.load(Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "the run's future was not dropped"
+        );
+        let messages = got.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert_eq!(messages[0]["error"]["code"], "cancelled");
+        assert!(!runs.cancel(&run_id), "a cancelled run is gone");
+    }
+
+    #[test]
+    fn a_failed_run_reports_once_and_leaves_the_registry() {
+        let runs = Runs::default();
+        let (channel, got) = recording_channel();
+        let run_id = runs.spawn(channel, async {
+            Err(FacadeError::NothingToResume {
+                job_id: "job-1".into(),
+                status: None,
+            })
+        });
+        for _ in 0..200 {
+            if !got.lock().unwrap_or_else(|p| p.into_inner()).is_empty() && runs.lock().is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let messages = got.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert_eq!(messages[0]["type"], "failed");
+        assert_eq!(messages[0]["error"]["code"], "nothing_to_resume");
+        assert!(!runs.cancel(&run_id), "an ended run is gone");
+    }
+
     #[test]
     fn cancelling_an_unknown_run_says_it_already_ended() {
         assert!(!Runs::default().cancel("run-404"));
