@@ -104,6 +104,55 @@ describe("Run view", () => {
     expect(screen.queryByTestId("run-cancel")).toBeNull();
   });
 
+  it("a cloud run opens the modal; Approve resumes the run streamed, Deny stops with nothing sent", async () => {
+    let resumed: Channel | null = null;
+    const base = invoke.getMockImplementation()!;
+    invoke.mockImplementation(async (cmd: string, args: Record<string, unknown>) => {
+      if (cmd === "decide_escalation") return { consent_receipt_id: "cr-1" };
+      if (cmd === "resume_run") {
+        resumed = args.channel as Channel;
+        return { run_id: "run-2", job_id: "job-1" };
+      }
+      return base(cmd, args);
+    });
+    const escalation = {
+      escalation_id: "pp-1", status: "pending",
+      plan: { schema_version: "hsk.projection_plan@0.4", projection_plan_id: "pp-1", include_artifact_refs: [], redactions_applied: [],
+        max_bytes: 65536, payload_sha256: "ab".repeat(32), created_at: "2026-11-28T00:00:00Z" },
+      binding: { provider_id: "cloud", model_id: "cloud/gpt-test", job_id: "job-1", profile_id: "wp-1",
+        trace_id: "t", automation_level: "FULL_HUMAN", local_only: false },
+      preview: "Check", payload_bytes: 5, job_escalations_used: 0, job_escalations_cap: null,
+      remaining_escalations: null, requires_person: true, blocked_reason: null,
+    } as const;
+    render(Run);
+    for (const approve of [true, false]) {
+      channel = null;
+      await fireEvent.input(await screen.findByTestId("run-prompt"), { target: { value: "Check" } });
+      await fireEvent.click(screen.getByTestId("run-start"));
+      await waitFor(() => expect(channel).not.toBeNull());
+      channel!.onmessage({ type: "event", event: { type: "needs_consent", escalation: structuredClone(escalation) as never } });
+      expect(await screen.findByTestId("consent-modal")).toBeTruthy();
+      expect(screen.getByTestId("run-status").dataset.state).toBe("waiting_consent");
+      await fireEvent.click(screen.getByTestId(approve ? "consent-approve" : "consent-deny"));
+      expect(invoke).toHaveBeenCalledWith("decide_escalation", { escalationId: "pp-1", approve, surface: "modal" });
+      await waitFor(() => expect(screen.queryByTestId("consent-modal")).toBeNull());
+      if (approve) {
+        await waitFor(() => expect(resumed).not.toBeNull());
+        expect(invoke).toHaveBeenCalledWith("resume_run", expect.objectContaining({ jobId: "job-1" }));
+        resumed!.onmessage({ type: "event", event: { type: "text", delta: "From the cloud" } });
+        await waitFor(() => expect(screen.getByTestId("run-output").textContent).toBe("From the cloud"));
+        resumed!.onmessage({
+          type: "event",
+          event: { type: "finished", model_id: "gpt-test", finish_reason: "stop", latency_ms: 9, time_to_first_token_ms: 3, prompt_truncated: false },
+        });
+        await waitFor(() => expect(screen.getByTestId("run-status").dataset.state).toBe("done"));
+      } else {
+        expect((await screen.findByTestId("run-denied")).textContent).toContain("nothing was sent");
+        expect(invoke.mock.calls.filter(([c]) => c === "resume_run")).toHaveLength(1);
+      }
+    }
+  });
+
   it("a LOCKED denial opens the block without an Approve button", async () => {
     render(Run);
     await fireEvent.input(await screen.findByTestId("run-prompt"), { target: { value: "Check" } });
