@@ -51,6 +51,11 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
             commands::console::console_export,
             commands::console::console_follow,
             commands::console::console_unfollow,
+            // Run view: choices, streamed runs, resume after consent, cancel.
+            commands::run::run_choices,
+            commands::run::start_run,
+            commands::run::resume_run,
+            commands::run::cancel_run,
         ])
         // Operator console: its live feeds.
         .manage(commands::console::ConsoleFeeds::default())
@@ -61,6 +66,8 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
                 tracing::error!(%message, "Handshake could not open its data directory");
             }
             app.manage(state);
+            // Run view: the runs in progress, for cancel_run.
+            app.manage(commands::run::Runs::default());
             Ok(())
         })
 }

@@ -7,6 +7,7 @@ pub mod escalations;
 pub mod governance;
 pub mod profiles;
 pub mod providers;
+pub mod run;
 pub mod settings;
 
 /// Every type the commands take or return, for `ui/src/lib/bindings.ts`.
@@ -17,4 +18,5 @@ pub fn bindings(b: &mut crate::bindings::Bindings) {
     profiles::bindings(b);
     providers::bindings(b);
     console::bindings(b);
+    run::bindings(b);
 }

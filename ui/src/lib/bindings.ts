@@ -7,6 +7,8 @@ export type AutomationLevel = "FULL_HUMAN" | "HYBRID" | "AUTONOMOUS";
 
 export type BreakKind = "edited" | "deleted" | "reordered" | "truncated_tail" | "anchor_mismatch";
 
+export type CandidateSlot = "primary" | "fallback";
+
 export type CatalogModel = { 
 /**
  * `<provider_id>/<name>`, as profiles name it.
@@ -125,6 +127,8 @@ export type EventType = "FR-EVT-LLM-INFERENCE" | "FR-EVT-PROFILE-001" | "FR-EVT-
 
 export type FieldIssue = { path: string, message: string, };
 
+export type FinishReason = "stop" | "length" | "content_filter" | "tool_calls" | "load" | "unload";
+
 export type Governance = { mode: GovernanceMode, standing_rule: StandingRule | null, };
 
 export type GovernanceMode = "LOCKED" | "STANDARD";
@@ -156,6 +160,10 @@ stream_include_usage: boolean, };
 export type Overrides = { filetype_rules?: { [key in string]?: PartialModelAssignments }, task_type_rules?: { [key in string]?: PartialModelAssignments }, };
 
 export type PartialModelAssignments = { frontend?: ModelAssignment, orchestrator?: ModelAssignment, worker?: ModelAssignment, validator?: ModelAssignment, };
+
+export type PassOverReason = "not_allowed" | "local_only_violation" | "cloud_escalation_disabled" | "unknown_provider" | "invalid_model_id" | "unhealthy" | "unavailable" | "failed_retryable";
+
+export type PassedOver = { model_id: string, slot: CandidateSlot, reason: PassOverReason, };
 
 export type PendingEscalation = { 
 /**
@@ -306,6 +314,42 @@ api_key: SecretState, };
 
 export type ProviderTier = "local" | "cloud";
 
+export type Resolution = { job_id: string | null, profile_id: string, role: Role, file_type: string | null, task_type: string | null, 
+/**
+ * `task_type:<key>`, `file_type:<key>` or `base`.
+ */
+rule: string, chosen_model_id: string, chosen_slot: CandidateSlot, chosen_tier: ProviderTier, 
+/**
+ * The chosen model is cloud tier: the call needs a consent receipt from the guard.
+ */
+requires_escalation: boolean, 
+/**
+ * The primary was local and the chosen model is cloud.
+ */
+crossed_to_cloud: boolean, passed_over: Array<PassedOver>, };
+
+export type Role = "frontend" | "orchestrator" | "worker" | "validator";
+
+export type RoleChoice = { role: Role, primary_model_id: string, };
+
+export type RunChoices = { profiles: Array<RunProfileChoice>, mode: GovernanceMode, };
+
+export type RunEvent = { "type": "resolved", resolution: Resolution, } | { "type": "needs_consent", escalation: PendingEscalation, } | { "type": "started", model_id: string, trace_id: string, cloud: boolean, } | { "type": "text", delta: string, } | { "type": "usage", usage: TokenUsage, max_tokens: number | null, } | { "type": "finished", model_id: string, finish_reason: FinishReason, latency_ms: number, time_to_first_token_ms: number | null, prompt_truncated: boolean, };
+
+export type RunMessage = { "type": "event", event: RunEvent, } | { "type": "failed", error: CommandError, deny_reason: string | null, };
+
+export type RunProfileChoice = { profile_id: string, name: string, active: boolean, roles: Array<RoleChoice>, 
+/**
+ * Keys of the profile's `filetype_rules`.
+ */
+file_types: Array<string>, 
+/**
+ * Keys of the profile's `task_type_rules`.
+ */
+task_types: Array<string>, allow_cloud_escalation: boolean, };
+
+export type RunStarted = { run_id: string, job_id: string, };
+
 export type SecretState = "not_set" | "stored" | "missing";
 
 export type StandingRule = { 
@@ -331,6 +375,16 @@ provider_ids: Array<string>,
  * Largest payload the rule approves, in bytes.
  */
 max_payload_bytes: number, };
+
+export type StartRun = { 
+/**
+ * The profile to start a job on; the active profile when `null`.
+ */
+profile_id: string | null, 
+/**
+ * Continue this job instead of starting one.
+ */
+job_id: string | null, role: Role, file_type: string | null, task_type: string | null, prompt: string, max_tokens: number | null, };
 
 export type StoredEvent = { seq: number, event_id: string, event_type: string, occurred_at: string, trace_id: string | null, job_id: string | null, profile_id: string | null, provider_id: string | null, model_id: string | null, 
 /**
@@ -365,6 +419,8 @@ bytes: number | null, provider_id: string | null, model_id: string | null,
  * Why it was denied.
  */
 reason: string | null, };
+
+export type TokenUsage = { prompt_tokens: number | null, completion_tokens: number | null, };
 
 export type UiSurface = "cloud_escalation_modal" | "operator_console" | "settings";
 

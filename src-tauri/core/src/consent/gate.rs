@@ -234,6 +234,26 @@ impl CloudEscalationGuard {
         escalation_id: &str,
         gate: &CloudGate,
     ) -> Result<CompletionResponse, ConsentError> {
+        let (approval, request) = self.approved_call(escalation_id).await?;
+        gate.send(approval, request).await
+    }
+
+    /// [`CloudEscalationGuard::execute_approved`], streaming: the same checks, then the approved
+    /// bytes sent as a streaming completion (for the desktop's Run view).
+    pub async fn execute_approved_stream(
+        &self,
+        escalation_id: &str,
+        gate: &CloudGate,
+    ) -> Result<CompletionStream, ConsentError> {
+        let (approval, request) = self.approved_call(escalation_id).await?;
+        gate.send_stream(approval, request).await
+    }
+
+    /// Authorizes the plan's receipt and rebuilds the approved request from the stored projection.
+    async fn approved_call(
+        &self,
+        escalation_id: &str,
+    ) -> Result<(Approval, CompletionRequest), ConsentError> {
         let receipt = self.receipt_for(escalation_id).await?;
         let approval = match receipt {
             Some(receipt) => {
@@ -250,6 +270,6 @@ impl CloudEscalationGuard {
             }
         };
         let request = self.approved_request(escalation_id).await?;
-        gate.send(approval, request).await
+        Ok((approval, request))
     }
 }

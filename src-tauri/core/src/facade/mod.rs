@@ -14,6 +14,8 @@ mod profiles;
 mod providers;
 mod recording;
 mod run;
+mod run_choices;
+mod run_events;
 mod swaps;
 
 pub use catalog::RegistryCatalog;
@@ -23,6 +25,8 @@ pub use providers::{
     ConnectionReport, LocalOllamaOffer, ProviderDraft, ProviderModel, ProviderRow, LOCAL_OLLAMA_ID,
 };
 pub use run::{RunOutcome, RunRequest};
+pub use run_choices::{RoleChoice, RunChoices, RunProfileChoice};
+pub use run_events::RunEvent;
 pub use swaps::{SwapInput, SwapReport};
 
 use std::path::{Path, PathBuf};

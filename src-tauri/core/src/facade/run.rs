@@ -6,6 +6,15 @@
 //!
 //! Resuming sends exactly the approved bytes through the [`CloudGate`], the only door to a
 //! cloud-tier client.
+//!
+//! Both stream: [`Handshake::run_job_stream`] and [`Handshake::resume_job_stream`] hand every
+//! [`RunEvent`] (the resolution first, then text deltas, usage and the finish) to a sink as it
+//! arrives; [`Handshake::run_job`] and [`Handshake::resume_job`] are the same path with a sink
+//! that ignores them. Models are always called through the recording client, which records
+//! streamed calls too, and the adapters cut a stream that passes `max_tokens`. A retryable
+//! failure falls back to the next candidate only while nothing has been streamed yet.
+
+use std::time::Instant;
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -15,6 +24,8 @@ use crate::consent::{
     GovernedClient, GuardConfig, PendingEscalation,
 };
 use crate::llm::{CompletionRequest, CompletionResponse};
+
+use super::run_events::{consume, RunEvent};
 use crate::profiles::{
     next_after_failure, resolve_for_job, Availability, CandidateSlot, ModelHealth,
     PassOverReason as ResolvePassOver, Resolution, ResolveRequest, Role,
@@ -86,6 +97,21 @@ impl Handshake {
 
     /// Runs `req` for its job (see the module docs).
     pub async fn run_job(&self, req: RunRequest) -> Result<RunOutcome, FacadeError> {
+        self.run_job_stream(req, &mut |_| {}).await
+    }
+
+    /// Runs `req` for its job, handing every [`RunEvent`] to `sink` as it happens: each
+    /// resolution (again after a fallback), then the model's output as it streams in, or the
+    /// escalation that waits for consent. Dropping the returned future cancels the call and
+    /// closes its connection (the recorder records the attempt as cancelled).
+    pub async fn run_job_stream<S>(
+        &self,
+        req: RunRequest,
+        sink: &mut S,
+    ) -> Result<RunOutcome, FacadeError>
+    where
+        S: FnMut(RunEvent) + Send,
+    {
         self.ready_to_record().await?;
         let catalog = self.catalog().await?;
         let profile = self.jobs().pinned_profile(&req.job_id).await?;
@@ -104,6 +130,9 @@ impl Handshake {
         .await?;
         loop {
             self.record_resolution(&resolution).await?;
+            sink(RunEvent::Resolved {
+                resolution: resolution.clone(),
+            });
             if resolution.requires_escalation {
                 let mut escalation =
                     EscalationRequest::for_resolution(&resolution, &profile, req.prompt.clone())?;
@@ -111,6 +140,9 @@ impl Handshake {
                 escalation.temperature = req.temperature;
                 escalation.stop_sequences = req.stop_sequences.clone();
                 let pending = self.guard().await?.request_escalation(escalation).await?;
+                sink(RunEvent::NeedsConsent {
+                    escalation: Box::new(pending.clone()),
+                });
                 return Ok(RunOutcome::NeedsConsent {
                     resolution,
                     escalation_id: pending.escalation_id.clone(),
@@ -127,7 +159,18 @@ impl Handshake {
                 stop_sequences: req.stop_sequences.clone(),
             };
             let client = self.client_for(&resolution.chosen_model_id).await?;
-            match client.completion(request).await {
+            sink(RunEvent::Started {
+                model_id: resolution.chosen_model_id.clone(),
+                trace_id,
+                cloud: false,
+            });
+            let started = Instant::now();
+            let mut streamed = false;
+            let result = match client.completion_stream(request).await {
+                Ok(stream) => consume(stream, started, req.max_tokens, &mut streamed, sink).await,
+                Err(error) => Err(error),
+            };
+            match result {
                 Ok(response) => {
                     return Ok(RunOutcome::Completed {
                         resolution,
@@ -135,7 +178,8 @@ impl Handshake {
                         response,
                     })
                 }
-                Err(error) if error.is_retryable() => {
+                // Falling back after output reached the sink would splice two models' answers.
+                Err(error) if error.is_retryable() && !streamed => {
                     match next_after_failure(
                         &profile,
                         &resolution,
@@ -158,6 +202,18 @@ impl Handshake {
         &self,
         job_id: &str,
     ) -> Result<(PendingEscalation, CompletionResponse), FacadeError> {
+        self.resume_job_stream(job_id, &mut |_| {}).await
+    }
+
+    /// [`Handshake::resume_job`], handing the answer to `sink` as it streams in.
+    pub async fn resume_job_stream<S>(
+        &self,
+        job_id: &str,
+        sink: &mut S,
+    ) -> Result<(PendingEscalation, CompletionResponse), FacadeError>
+    where
+        S: FnMut(RunEvent) + Send,
+    {
         let guard = self.guard().await?;
         let mine: Vec<PendingEscalation> = guard
             .list(None)
@@ -186,7 +242,21 @@ impl Handshake {
                 model_id: latest.binding.model_id.clone(),
             });
         };
-        let response = guard.execute_approved(&latest.escalation_id, &gate).await?;
+        let max_tokens = guard
+            .approved_request(&latest.escalation_id)
+            .await?
+            .max_tokens;
+        let started = Instant::now();
+        let stream = guard
+            .execute_approved_stream(&latest.escalation_id, &gate)
+            .await?;
+        sink(RunEvent::Started {
+            model_id: latest.binding.model_id.clone(),
+            trace_id: latest.binding.trace_id,
+            cloud: true,
+        });
+        let mut streamed = false;
+        let response = consume(stream, started, max_tokens, &mut streamed, sink).await?;
         Ok((latest, response))
     }
 
