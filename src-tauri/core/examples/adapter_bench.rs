@@ -7,6 +7,10 @@
 //!
 //! ```sh
 //! cargo run -p handshake-core --release --example adapter_bench -- [requests_c1] [requests_c64]
+//! # only serve the upstream (for scripts/bench/litellm_bench.py), on a fixed port:
+//! cargo run -p handshake-core --release --example adapter_bench -- serve 18080
+//! # A and B against an upstream served elsewhere (the same one LiteLLM is measured against):
+//! cargo run -p handshake-core --release --example adapter_bench -- --upstream http://127.0.0.1:18080 [c1] [c64]
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a benchmark binary
 
@@ -17,88 +21,10 @@ use handshake_core::llm::{CompletionRequest, LlmClient, OpenAiCompatClient, Retr
 use handshake_core::registry::{
     OpenAiCompatOptions, ProviderEndpoint, ProviderKind, ProviderTier, Timeouts,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
-fn sse_body() -> Vec<u8> {
-    let mut s = String::new();
-    for i in 0..16 {
-        s.push_str(&format!(
-            "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"tok{i} \"}},\"finish_reason\":null}}]}}\n\n"
-        ));
-    }
-    s.push_str("data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
-    s.push_str("data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":16}}\n\n");
-    s.push_str("data: [DONE]\n\n");
-    s.into_bytes()
-}
-
-/// Serves every request on a keep-alive connection with the same SSE answer, in one write.
-async fn serve(mut sock: TcpStream, answer: Arc<Vec<u8>>) {
-    sock.set_nodelay(true).ok();
-    let mut buf = Vec::with_capacity(8192);
-    let mut chunk = [0u8; 8192];
-    loop {
-        let head_end = loop {
-            if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break pos + 4;
-            }
-            match sock.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        while buf.len() < head_end + length {
-            match sock.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        buf.drain(..head_end + length);
-        if sock.write_all(&answer).await.is_err() {
-            return;
-        }
-    }
-}
-
-async fn upstream() -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let body = sse_body();
-    let mut answer = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    answer.extend_from_slice(&body);
-    let answer = Arc::new(answer);
-    tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tokio::spawn(serve(sock, answer.clone()));
-        }
-    });
-    addr
-}
-
-/// Connections the upstream accepted: shows whether both clients reuse pooled connections.
-static CONNECTIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(128)
-        .build()
-        .unwrap()
-}
+#[path = "support/bench_upstream.rs"]
+mod bench_upstream;
+use bench_upstream::{connections, http, load_average, process_cpu_seconds, upstream};
 
 /// A: the least a caller could do by hand.
 async fn plain_call(client: &reqwest::Client, url: &str) -> usize {
@@ -140,19 +66,34 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let mut raw: Vec<String> = std::env::args().skip(1).collect();
+    if raw.first().map(String::as_str) == Some("serve") {
+        let port = raw.get(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+        let addr = upstream(port).await;
+        println!("upstream: http://{addr}/v1 (serving until killed)");
+        std::future::pending::<()>().await;
+    }
+    let external = match raw.iter().position(|a| a == "--upstream") {
+        Some(i) => {
+            let url = raw.get(i + 1).cloned().expect("--upstream needs a URL");
+            raw.drain(i..=i + 1);
+            Some(url.trim_end_matches('/').trim_end_matches("/v1").to_owned())
+        }
+        None => None,
+    };
+    let args: Vec<usize> = raw.iter().filter_map(|a| a.parse().ok()).collect();
     let n1 = args.first().copied().unwrap_or(2000);
     let n64 = args.get(1).copied().unwrap_or(20_000);
-    let addr = upstream().await;
-    let url = format!("http://{addr}/v1/chat/completions");
+    let origin = match external {
+        Some(origin) => origin,
+        None => format!("http://{}", upstream(0).await),
+    };
+    let url = format!("{origin}/v1/chat/completions");
     let endpoint = ProviderEndpoint {
         provider_id: "bench".into(),
         kind: ProviderKind::OpenaiCompat,
         tier: ProviderTier::Local,
-        base_url: url::Url::parse(&format!("http://{addr}/v1")).unwrap(),
+        base_url: url::Url::parse(&format!("{origin}/v1")).unwrap(),
         api_key: None,
         extra_headers: vec![],
         timeouts: Timeouts::default(),
@@ -165,6 +106,7 @@ async fn main() {
             .with_retry_policy(RetryPolicy::never()),
     );
     let plain = http();
+    println!("load average at start: {}", load_average());
 
     // Warm both connection pools.
     for _ in 0..50 {
@@ -174,14 +116,19 @@ async fn main() {
 
     // Concurrency 1, interleaved.
     let (mut a, mut b) = (Vec::with_capacity(n1), Vec::with_capacity(n1));
-    for _ in 0..n1 {
-        let t = Instant::now();
-        plain_call(&plain, &url).await;
-        a.push(t.elapsed());
-        let t = Instant::now();
-        let r = adapter.completion(request()).await.unwrap();
-        b.push(t.elapsed());
-        assert_eq!(r.usage.completion_tokens, Some(16));
+    for i in 0..n1 {
+        // A B, then B A: neither side always runs right after the other.
+        for side in if i % 2 == 0 { [0, 1] } else { [1, 0] } {
+            let t = Instant::now();
+            if side == 0 {
+                plain_call(&plain, &url).await;
+                a.push(t.elapsed());
+            } else {
+                let r = adapter.completion(request()).await.unwrap();
+                b.push(t.elapsed());
+                assert_eq!(r.usage.completion_tokens, Some(16));
+            }
+        }
     }
     a.sort();
     b.sort();
@@ -209,29 +156,45 @@ async fn main() {
     let rounds = 4;
     let per_round = n64 / rounds;
     let (mut a_time, mut b_time) = (Duration::ZERO, Duration::ZERO);
+    let (mut a_cpu, mut b_cpu) = (0.0, 0.0);
+    let (mut a_lat, mut b_lat) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        a_time += run_concurrent(per_round, 64, {
-            let plain = plain.clone();
-            let url = url.clone();
-            move || {
+        let cpu0 = process_cpu_seconds().unwrap_or(0.0);
+        a_time += run_concurrent(
+            per_round,
+            64,
+            {
                 let plain = plain.clone();
                 let url = url.clone();
-                async move {
-                    plain_call(&plain, &url).await;
+                move || {
+                    let plain = plain.clone();
+                    let url = url.clone();
+                    async move {
+                        plain_call(&plain, &url).await;
+                    }
                 }
-            }
-        })
+            },
+            &mut a_lat,
+        )
         .await;
-        b_time += run_concurrent(per_round, 64, {
-            let adapter = adapter.clone();
-            move || {
+        let cpu1 = process_cpu_seconds().unwrap_or(0.0);
+        a_cpu += cpu1 - cpu0;
+        b_time += run_concurrent(
+            per_round,
+            64,
+            {
                 let adapter = adapter.clone();
-                async move {
-                    adapter.completion(request()).await.unwrap();
+                move || {
+                    let adapter = adapter.clone();
+                    async move {
+                        adapter.completion(request()).await.unwrap();
+                    }
                 }
-            }
-        })
+            },
+            &mut b_lat,
+        )
         .await;
+        b_cpu += process_cpu_seconds().unwrap_or(0.0) - cpu1;
     }
     let total = (per_round * rounds) as f64;
     let (a_rps, b_rps) = (total / a_time.as_secs_f64(), total / b_time.as_secs_f64());
@@ -239,13 +202,38 @@ async fn main() {
     println!("  A plain   {a_rps:>9.0} calls/s");
     println!("  B adapter {b_rps:>9.0} calls/s");
     println!("  throughput ratio B/A: {:.3}", b_rps / a_rps);
+    a_lat.sort();
+    b_lat.sort();
+    for (name, lat) in [("A", &a_lat), ("B", &b_lat)] {
+        println!(
+            "  {name} latency under load: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms",
+            percentile(lat, 0.5).as_secs_f64() * 1e3,
+            percentile(lat, 0.9).as_secs_f64() * 1e3,
+            percentile(lat, 0.99).as_secs_f64() * 1e3
+        );
+    }
+    if a_cpu > 0.0 && b_cpu > 0.0 {
+        // Process CPU (both clients' work and, when in-process, the upstream's) per call.
+        println!(
+            "  process CPU per call: A {:.1} us, B {:.1} us; calls per CPU-second ratio B/A: {:.3}",
+            a_cpu / total * 1e6,
+            b_cpu / total * 1e6,
+            a_cpu / b_cpu
+        );
+    }
     println!(
-        "upstream accepted {} connections in all",
-        CONNECTIONS.load(std::sync::atomic::Ordering::Relaxed)
+        "upstream accepted {} connections in all; load average at end: {}",
+        connections(),
+        load_average()
     );
 }
 
-async fn run_concurrent<F, Fut>(calls: usize, concurrency: usize, make: F) -> Duration
+async fn run_concurrent<F, Fut>(
+    calls: usize,
+    concurrency: usize,
+    make: F,
+    latencies: &mut Vec<Duration>,
+) -> Duration
 where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -257,13 +245,17 @@ where
         let next = next.clone();
         let make = make.clone();
         tasks.push(tokio::spawn(async move {
+            let mut took = Vec::new();
             while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < calls {
+                let t = Instant::now();
                 make().await;
+                took.push(t.elapsed());
             }
+            took
         }));
     }
     for t in tasks {
-        t.await.unwrap();
+        latencies.extend(t.await.unwrap());
     }
     started.elapsed()
 }

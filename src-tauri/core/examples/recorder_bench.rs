@@ -1,8 +1,10 @@
 //! Sustained Flight Recorder throughput: inference events through the bounded queue and the batch
 //! writer into a real SQLite file, until every event is committed (flush) and the chain verifies.
 //!
-//! Run: `cargo run --release -p handshake-core --example recorder_bench -- [events] [max_batch]`
-//! (defaults: 200000 events, batches of 4096). Prints events/s; see docs/benchmarks.md.
+//! Run: `cargo run --release -p handshake-core --example recorder_bench -- [events] [max_batch]
+//! [v4|v7]` (defaults: 200000 events, batches of 4096, random v4 trace ids as the app makes
+//! them). Prints events/s, events per CPU-second and bytes written per event; see
+//! docs/benchmarks.md.
 #![allow(clippy::print_stdout)]
 
 use std::time::{Duration, Instant};
@@ -19,13 +21,16 @@ fn main() -> Result<(), BoxError> {
     let mut args = std::env::args().skip(1);
     let events: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(200_000);
     let max_batch: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(4096);
+    // Trace ids as the app makes them (v4, random) or time-ordered (v7), to show what random
+    // keys cost the trace index.
+    let trace_v7 = args.next().as_deref() == Some("v7");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run(events, max_batch))
+    runtime.block_on(run(events, max_batch, trace_v7))
 }
 
-async fn run(events: u64, max_batch: usize) -> Result<(), BoxError> {
+async fn run(events: u64, max_batch: usize, trace_v7: bool) -> Result<(), BoxError> {
     let dir = tempfile::tempdir()?;
     let db = Database::open(dir.path()).await?;
     let capacity = max_batch * 16;
@@ -40,6 +45,7 @@ async fn run(events: u64, max_batch: usize) -> Result<(), BoxError> {
     let model = Ident::new("oll/gemma3:270m")?;
     let prompt_sha256 = Sha256Hex::digest(b"a prompt of some length");
 
+    let written_started = bytes_written();
     let cpu_started = process_cpu_seconds();
     let started = Instant::now();
     for i in 0..events {
@@ -47,7 +53,11 @@ async fn run(events: u64, max_batch: usize) -> Result<(), BoxError> {
         while rec.stats().queued as usize >= capacity - 1 {
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
-        let trace = Uuid::new_v4();
+        let trace = if trace_v7 {
+            Uuid::now_v7()
+        } else {
+            Uuid::new_v4()
+        };
         let event = LlmInference {
             trace_id: trace,
             provider_id: provider.clone(),
@@ -78,6 +88,9 @@ async fn run(events: u64, max_batch: usize) -> Result<(), BoxError> {
     let cpu = process_cpu_seconds()
         .zip(cpu_started)
         .map(|(end, start)| end - start);
+    let written = bytes_written()
+        .zip(written_started)
+        .map(|(end, start)| end - start);
     let stats = rec.stats();
     if stats.dropped_total != 0 {
         return Err(format!("{} events were dropped", stats.dropped_total).into());
@@ -106,8 +119,22 @@ async fn run(events: u64, max_batch: usize) -> Result<(), BoxError> {
             std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
         );
     }
+    if let Some(written) = written {
+        println!(
+            "recorder_bench: {:.0} bytes written per event (write syscalls: WAL, checkpoints, anchor)",
+            written as f64 / stats.committed as f64
+        );
+    }
     rec.shutdown().await?;
     Ok(())
+}
+
+/// Bytes this process passed to write syscalls so far (Linux `/proc/self/io`, `wchar`).
+fn bytes_written() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// User + system CPU time of this process (Linux `/proc/self/stat`, in clock ticks of 1/100 s).

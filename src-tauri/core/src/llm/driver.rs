@@ -11,7 +11,7 @@ use std::time::Instant;
 use futures::StreamExt;
 
 use super::budget::Budget;
-use super::transport::BodyReader;
+use super::transport::{line_str, BodyReader};
 use super::{
     CompletionResponse, CompletionStream, FinishReason, LlmError, StreamEvent, TokenUsage,
 };
@@ -107,7 +107,7 @@ pub(crate) fn drive<D: Decoder>(body: BodyReader, decoder: D, budget: Budget) ->
                 continue;
             } else {
                 match st.body.next_line().await {
-                    Ok(Some(line)) => st.decoder.feed_line(&line),
+                    Ok(Some(line)) => line_str(&line).and_then(|l| st.decoder.feed_line(l)),
                     Ok(None) => {
                         st.ended = true;
                         st.decoder.finish()

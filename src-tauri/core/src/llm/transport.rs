@@ -297,8 +297,9 @@ impl BodyReader {
         }
     }
 
-    /// The next line, or `None` at the end of the body.
-    pub(crate) async fn next_line(&mut self) -> Result<Option<String>, LlmError> {
+    /// The next line, or `None` at the end of the body. The line is a view into the body's
+    /// buffer (no copy); [`line_str`] checks that it is UTF-8.
+    pub(crate) async fn next_line(&mut self) -> Result<Option<Bytes>, LlmError> {
         loop {
             // Only the bytes not searched yet: a long line arriving in many chunks must not be
             // rescanned from its start each time (quadratic on a hostile 16 MiB line).
@@ -310,15 +311,14 @@ impl BodyReader {
                 if line.last() == Some(&b'\r') {
                     line.truncate(pos - 1);
                 }
-                return to_string(line.freeze()).map(Some);
+                return Ok(Some(line.freeze()));
             }
             if self.ended {
                 if self.buf.is_empty() {
                     return Ok(None);
                 }
                 self.scanned = 0;
-                let rest = self.buf.split().freeze();
-                return to_string(rest).map(Some);
+                return Ok(Some(self.buf.split().freeze()));
             }
             self.scanned = self.buf.len();
             match self.next_chunk().await? {
@@ -379,8 +379,9 @@ impl BodyReader {
     }
 }
 
-fn to_string(bytes: Bytes) -> Result<String, LlmError> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| LlmError::MalformedResponse {
+/// A line of the body as text, borrowed.
+pub(crate) fn line_str(line: &[u8]) -> Result<&str, LlmError> {
+    std::str::from_utf8(line).map_err(|_| LlmError::MalformedResponse {
         what: "a line is not valid UTF-8".into(),
     })
 }

@@ -142,6 +142,14 @@ impl FlightRecorder {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
+            // The trace index takes random keys (trace ids are UUIDv4), so a batch dirties pages
+            // all over it. A 64 MiB page cache keeps them in memory instead of spilling them to
+            // the WAL mid-transaction and reading them back; checkpointing every 10,000 pages
+            // (about 40 MB of WAL) instead of 1,000 writes a page rewritten by several batches
+            // to the database once. Together they about halve the bytes written per event
+            // (docs/benchmarks.md). Durability is unchanged: every commit is still fsynced.
+            .pragma("cache_size", "-65536")
+            .pragma("wal_autocheckpoint", "10000")
             .connect()
             .await?;
         let shared = Arc::new(Shared::new(config.live_capacity));

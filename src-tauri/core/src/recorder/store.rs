@@ -120,20 +120,67 @@ pub(crate) async fn read_head(conn: &mut SqliteConnection) -> Result<ChainHead, 
     })
 }
 
-/// Appends `events` after the head, inside the caller's transaction. Returns them as stored.
+/// A row as written by [`insert_batch`]: what the writer needs after the commit (the head for the
+/// anchor, and the [`StoredEvent`] only where someone asks for it: a live subscriber or the
+/// caller of `append_durable`). The payload is kept as the exact JSON text that was hashed.
+#[derive(Debug)]
+pub(crate) struct WrittenRow {
+    pub seq: i64,
+    pub event_id: Uuid,
+    pub event_type: &'static str,
+    pub occurred_at_ms: i64,
+    pub correlation: Correlation,
+    pub payload: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl WrittenRow {
+    /// The row as the query surface returns it (its payload parsed back from the stored text).
+    pub(crate) fn to_stored(&self) -> Result<StoredEvent, RecorderError> {
+        let c = &self.correlation;
+        let text = |v: &Option<super::events::Ident>| v.as_ref().map(|v| v.as_str().to_owned());
+        Ok(StoredEvent {
+            seq: self.seq,
+            event_id: self.event_id,
+            event_type: self.event_type.to_owned(),
+            occurred_at: ms_to_time(self.occurred_at_ms),
+            trace_id: c.trace_id,
+            job_id: text(&c.job_id),
+            profile_id: text(&c.profile_id),
+            provider_id: text(&c.provider_id),
+            model_id: text(&c.model_id),
+            payload: serde_json::from_str(&self.payload).map_err(RecorderError::Encode)?,
+            prev_hash: self.prev_hash.clone(),
+            hash: self.hash.clone(),
+        })
+    }
+}
+
+/// Appends `events` after the head, inside the caller's transaction. Returns them as written.
+///
+/// Each payload is serialised once, straight from the typed event to the JSON text that is
+/// hashed and stored (no intermediate `serde_json::Value`).
 pub(crate) async fn insert_batch(
     conn: &mut SqliteConnection,
     events: Vec<PendingEvent>,
-) -> Result<Vec<StoredEvent>, RecorderError> {
+) -> Result<Vec<WrittenRow>, RecorderError> {
     let mut head = read_head(conn).await?;
-    let mut stored = Vec::with_capacity(events.len());
-    let mut payloads = Vec::with_capacity(events.len());
+    let mut written = Vec::with_capacity(events.len());
+    let mut uuid_buf = uuid::Uuid::encode_buffer();
+    let mut ids: Vec<(String, Option<String>)> = Vec::with_capacity(events.len());
     for pending in events {
-        let value = serde_json::to_value(&pending.event).map_err(RecorderError::Encode)?;
-        let payload = serde_json::to_string(&value).map_err(RecorderError::Encode)?;
+        let payload = serde_json::to_string(&pending.event).map_err(RecorderError::Encode)?;
         let event_type = pending.event.event_type().as_str();
-        let event_id = pending.event_id.to_string();
-        let trace_id = pending.correlation.trace_id.map(|t| t.to_string());
+        let event_id = pending
+            .event_id
+            .hyphenated()
+            .encode_lower(&mut uuid_buf)
+            .to_owned();
+        let trace_id = pending
+            .correlation
+            .trace_id
+            .map(|t| t.hyphenated().encode_lower(&mut uuid_buf).to_owned());
         let c = pending.correlation;
         let seq = head.seq + 1;
         let content = RowContent {
@@ -149,51 +196,45 @@ pub(crate) async fn insert_batch(
             payload: &payload,
         };
         let hash = row_hash(&head.hash, &content);
-        let into_string = |v: Option<super::events::Ident>| v.map(|v| v.as_str().to_owned());
-        stored.push(StoredEvent {
+        written.push(WrittenRow {
             seq,
             event_id: pending.event_id,
-            event_type: event_type.to_owned(),
-            occurred_at: ms_to_time(pending.occurred_at_ms),
-            trace_id: c.trace_id,
-            job_id: into_string(c.job_id),
-            profile_id: into_string(c.profile_id),
-            provider_id: into_string(c.provider_id),
-            model_id: into_string(c.model_id),
-            payload: value,
+            event_type,
+            occurred_at_ms: pending.occurred_at_ms,
+            correlation: c,
+            payload,
             prev_hash: std::mem::replace(&mut head.hash, hash.clone()),
             hash,
         });
-        payloads.push(payload);
+        ids.push((event_id, trace_id));
         head.seq = seq;
     }
     // Multi-row INSERTs: one statement per chunk keeps the per-event cost low (SQLite allows
-    // 32,766 bound parameters; 12 per row).
-    for (rows, texts) in stored
-        .chunks(INSERT_CHUNK)
-        .zip(payloads.chunks(INSERT_CHUNK))
-    {
+    // 32,766 bound parameters; 12 per row). Full chunks share one SQL text, so sqlx prepares the
+    // statement once per connection and reuses it.
+    for (rows, ids) in written.chunks(INSERT_CHUNK).zip(ids.chunks(INSERT_CHUNK)) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO flight_events (seq, event_id, event_type, occurred_at_ms, trace_id, job_id, \
              profile_id, provider_id, model_id, payload, prev_hash, hash) ",
         );
-        qb.push_values(rows.iter().zip(texts), |mut b, (e, payload)| {
+        qb.push_values(rows.iter().zip(ids), |mut b, (e, (event_id, trace_id))| {
+            let c = &e.correlation;
             b.push_bind(e.seq)
-                .push_bind(e.event_id.to_string())
-                .push_bind(e.event_type.as_str())
-                .push_bind(e.occurred_at.timestamp_millis())
-                .push_bind(e.trace_id.map(|t| t.to_string()))
-                .push_bind(e.job_id.as_deref())
-                .push_bind(e.profile_id.as_deref())
-                .push_bind(e.provider_id.as_deref())
-                .push_bind(e.model_id.as_deref())
-                .push_bind(payload.as_str())
+                .push_bind(event_id.as_str())
+                .push_bind(e.event_type)
+                .push_bind(e.occurred_at_ms)
+                .push_bind(trace_id.as_deref())
+                .push_bind(c.job_id.as_ref().map(|v| v.as_str()))
+                .push_bind(c.profile_id.as_ref().map(|v| v.as_str()))
+                .push_bind(c.provider_id.as_ref().map(|v| v.as_str()))
+                .push_bind(c.model_id.as_ref().map(|v| v.as_str()))
+                .push_bind(e.payload.as_str())
                 .push_bind(e.prev_hash.as_str())
                 .push_bind(e.hash.as_str());
         });
         qb.build().execute(&mut *conn).await?;
     }
-    Ok(stored)
+    Ok(written)
 }
 
 const INSERT_CHUNK: usize = 256;

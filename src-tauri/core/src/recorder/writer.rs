@@ -18,7 +18,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::anchor::{Anchor, AnchorError, AnchorState};
 use super::events::FlightEvent;
-use super::store::{self, ChainHead, PendingEvent, RetentionCheckpoint, StoredEvent};
+use super::store::{self, ChainHead, PendingEvent, RetentionCheckpoint, StoredEvent, WrittenRow};
 use super::RecorderError;
 
 /// Counters shared by the writer and the handles.
@@ -131,7 +131,10 @@ impl Writer {
                 batch.push(*event);
                 let result = self.commit(batch).await;
                 let result = match result {
-                    Ok(mut stored) => stored.pop().ok_or(RecorderError::WriterGone),
+                    Ok(mut written) => written
+                        .pop()
+                        .ok_or(RecorderError::WriterGone)
+                        .and_then(|row| row.to_stored()),
                     Err(e) => {
                         self.shared.count_drops(queued as u64);
                         Err(e)
@@ -191,7 +194,7 @@ impl Writer {
     async fn commit(
         &mut self,
         mut batch: Vec<PendingEvent>,
-    ) -> Result<Vec<StoredEvent>, RecorderError> {
+    ) -> Result<Vec<WrittenRow>, RecorderError> {
         let drops = self.shared.pending_drops.swap(0, Ordering::Relaxed);
         let mut carried = drops == 0;
         if !carried {
@@ -222,10 +225,18 @@ impl Writer {
             .committed
             .fetch_add(stored.len() as u64, Ordering::Relaxed);
         self.shared.batches.fetch_add(1, Ordering::Relaxed);
-        // Cloning for the broadcast is skipped when nobody listens (the common case).
+        // The events are built for the broadcast only when someone listens (the common case is
+        // nobody, and building them is a large share of a batch's CPU time).
         if self.shared.live.receiver_count() > 0 {
-            for ev in &stored {
-                let _ = self.shared.live.send(Arc::new(ev.clone()));
+            for row in &stored {
+                match row.to_stored() {
+                    Ok(ev) => {
+                        let _ = self.shared.live.send(Arc::new(ev));
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, seq = row.seq, "flight recorder: a committed event could not be broadcast");
+                    }
+                }
             }
         }
         Ok(stored)
@@ -234,7 +245,7 @@ impl Writer {
     async fn transact(
         &mut self,
         batch: Vec<PendingEvent>,
-    ) -> Result<Vec<StoredEvent>, RecorderError> {
+    ) -> Result<Vec<WrittenRow>, RecorderError> {
         let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
         let stored = store::insert_batch(&mut tx, batch).await?;
         tx.commit().await?;

@@ -28,6 +28,8 @@ pub struct OpenAiCompatClient {
     model: String,
     profile: ModelProfile,
     headers: HeaderMap,
+    /// `<base_url>/chat/completions`, joined once.
+    chat_url: url::Url,
     retry: RetryPolicy,
 }
 
@@ -49,11 +51,13 @@ impl OpenAiCompatClient {
             context_window: None,
             max_output_tokens: None,
         };
+        let chat_url = join_url(&endpoint.base_url, "chat/completions");
         Ok(Self {
             endpoint,
             model: model_name.to_owned(),
             profile,
             headers,
+            chat_url,
             retry: RetryPolicy::default(),
         })
     }
@@ -126,12 +130,11 @@ impl LlmClient for OpenAiCompatClient {
             Bytes::from(serde_json::to_vec(&wire).map_err(|e| json_error("the request", &e))?);
         // No cloud-tier completion leaves without the consent gate's pass (see consent::pass).
         crate::consent::pass::check_cloud_completion(self.profile.tier, &req.prompt)?;
-        let url = join_url(&self.endpoint.base_url, "chat/completions");
         let ctx = self.call_context();
         let reader = start(&ctx, || {
             self.endpoint
                 .http
-                .post(url.clone())
+                .post(self.chat_url.clone())
                 .headers(self.headers.clone())
                 .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
                 .header(ACCEPT, HeaderValue::from_static("text/event-stream"))

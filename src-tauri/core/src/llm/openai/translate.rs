@@ -178,6 +178,23 @@ impl SseDecoder {
         }
         let chunk: ChatChunk =
             serde_json::from_value(value).map_err(|e| json_error("a chat completion chunk", &e))?;
+        self.apply(chunk, out)
+    }
+
+    /// Decodes a whole payload that is not an `event: error`, straight into its wire type: one
+    /// parse instead of three (a completeness check, a `Value`, then the typed chunk). `None`
+    /// when it does not parse that way; the caller then takes the general path, which gives the
+    /// same result and the same error as before for everything this path does not accept.
+    fn try_fast(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Option<Result<(), LlmError>> {
+        if self.event.is_some() || !self.data.is_empty() {
+            return None;
+        }
+        let chunk = serde_json::from_str::<ChatChunk>(data).ok()?;
+        Some(self.apply(chunk, out))
+    }
+
+    /// One decoded chunk: an error inside a 200 stream, or the start, text, finish and usage.
+    fn apply(&mut self, chunk: ChatChunk, out: &mut Vec<StreamEvent>) -> Result<(), LlmError> {
         if let Some(error) = &chunk.error {
             return Err(stream_error(error, &self.model_id()));
         }
@@ -258,6 +275,11 @@ impl Decoder for SseDecoder {
         let value = value.strip_prefix(' ').unwrap_or(value);
         match field {
             "data" => {
+                // The common case, a whole chunk on one data line, in one parse.
+                if let Some(result) = self.try_fast(value, &mut out) {
+                    result?;
+                    return Ok(out);
+                }
                 // Some servers omit the blank line between events: a data line that is a whole
                 // payload on its own is dispatched at once.
                 if self.data.is_empty()
