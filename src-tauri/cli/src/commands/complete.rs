@@ -31,7 +31,7 @@ async fn complete(core: &Handshake, args: CompleteArgs, out: &Output) -> Result<
     let model_id = format!("{}/{}", args.provider, args.model);
     let client = core.client_for(&model_id).await?;
     let request = CompletionRequest {
-        trace_id: args.trace_id.unwrap_or_else(uuid::Uuid::new_v4),
+        trace_id: args.trace_id.unwrap_or_else(uuid::Uuid::now_v7),
         prompt: args.prompt,
         model_id,
         max_tokens: args.max_tokens,

@@ -149,7 +149,8 @@ impl Handshake {
                     escalation: Box::new(pending),
                 });
             }
-            let trace_id = Uuid::new_v4();
+            // Time-ordered ids keep the recorder's trace index writes local (docs/benchmarks.md).
+            let trace_id = Uuid::now_v7();
             let request = CompletionRequest {
                 trace_id,
                 prompt: req.prompt.clone(),
