@@ -3,8 +3,11 @@
 //! (gemma3:270m) and a cloud-tier OpenAI-compatible provider at a loopback server that counts
 //! requests and speaks the chat-completions SSE format (allowed as "public" through
 //! HANDSHAKE_TEST_PUBLIC_ADDRS), with a profile whose worker is local and whose validator is the
-//! cloud model. Then, in the UI: a local run streams; a cloud run opens the modal, Approve sends
-//! exactly one request; Deny sends nothing; LOCKED blocks with no Approve button.
+//! cloud model, and a slow local server for cancelling. Then, in the UI: a local run streams;
+//! Cancel stops a long run and closes its connection; a cloud run opens the modal, Approve sends
+//! exactly one request and the console shows FR-EVT-CLOUD-001/002/004; Deny sends nothing and the
+//! console shows -003 (reason person); LOCKED, switched on in Settings, blocks with no Approve
+//! button.
 //!
 //! Needs the Ollama peer (HANDSHAKE_PEER_OLLAMA_URL; HANDSHAKE_SKIP_PEERS=1 skips) and what
 //! tests/e2e_app.rs needs. Screenshots: run-*.png.
@@ -13,6 +16,7 @@
 #[path = "e2e/support.rs"]
 mod support;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -116,23 +120,111 @@ async fn cloud_server() -> (std::net::SocketAddr, Received) {
     (addr, received)
 }
 
-fn profile(local: &str, cloud: &str) -> String {
+/// A local Ollama-speaking server whose `/api/chat` streams one NDJSON piece every 100 ms for a
+/// minute: long enough to cancel. Sets the flag when the client closes the connection mid-stream.
+/// (The shared Ollama peer is not used for cancelling: it keeps its generation lock when a client
+/// goes away mid-stream, and then hangs every later request.)
+async fn slow_ollama() -> (std::net::SocketAddr, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let closed = Arc::new(AtomicBool::new(false));
+    let flag = closed.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let flag = flag.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut part = [0u8; 8192];
+                let (head_end, len) = loop {
+                    let n = sock.read(&mut part).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&part[..n]);
+                    if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..pos]).to_ascii_lowercase();
+                        let len = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                            .unwrap_or(0);
+                        break (pos + 4, len);
+                    }
+                };
+                while buf.len() < head_end + len {
+                    let n = sock.read(&mut part).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&part[..n]);
+                }
+                if !buf.starts_with(b"POST /api/chat ") {
+                    let _ = sock
+                        .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 29\r\nConnection: close\r\n\r\n{\"error\":\"model not found\"}")
+                        .await;
+                    return;
+                }
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n\r\n")
+                    .await;
+                for i in 0..600 {
+                    let line = serde_json::json!({
+                        "model": "long-story", "created_at": "2026-11-28T00:00:00Z",
+                        "message": { "role": "assistant", "content": format!("word{i} ") },
+                        "done": false
+                    });
+                    if sock
+                        .write_all(format!("{line}\n").as_bytes())
+                        .await
+                        .is_err()
+                    {
+                        flag.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                let done = serde_json::json!({
+                    "model": "long-story", "created_at": "2026-11-28T00:01:00Z",
+                    "message": { "role": "assistant", "content": "" }, "done": true,
+                    "done_reason": "stop", "prompt_eval_count": 5, "eval_count": 600
+                });
+                let _ = sock.write_all(format!("{done}\n").as_bytes()).await;
+            });
+        }
+    });
+    (addr, closed)
+}
+
+fn profile(local: &str, slow: &str, cloud: &str) -> String {
     let local = serde_json::json!({ "primary_model_id": local, "local_only": false });
+    let slow = serde_json::json!({ "primary_model_id": slow, "local_only": false });
     let cloud = serde_json::json!({ "primary_model_id": cloud, "local_only": false });
     serde_json::json!({
         "schema_version": "hsk.work_profile@0.5",
         "profile_id": "e2e-run",
         "name": "Local worker, cloud validator",
         "model_assignments": {
-            "frontend": local, "orchestrator": local, "worker": local, "validator": cloud
+            "frontend": local, "orchestrator": slow, "worker": local, "validator": cloud
         },
         "governance": { "automation_level": "FULL_HUMAN", "allow_cloud_escalation": true, "max_cloud_escalations_per_job": 5 }
     })
     .to_string()
 }
 
-async fn seed(dir: &std::path::Path, ollama: &str, cloud_url: &str) {
+async fn seed(dir: &std::path::Path, ollama: &str, slow_url: &str, cloud_url: &str) {
     let hs = Handshake::open(Some(dir.to_path_buf())).await.unwrap();
+    hs.registry()
+        .add(NewProvider::new(
+            "slow",
+            ProviderKind::Ollama,
+            ProviderTier::Local,
+            slow_url,
+        ))
+        .await
+        .unwrap();
     hs.registry()
         .add(NewProvider::new(
             "oll",
@@ -152,11 +244,20 @@ async fn seed(dir: &std::path::Path, ollama: &str, cloud_url: &str) {
         .await
         .unwrap();
     let created = hs
-        .create_profile(&profile("oll/gemma3:270m", "cloud/gpt-test"))
+        .create_profile(&profile(
+            "oll/gemma3:270m",
+            "slow/long-story",
+            "cloud/gpt-test",
+        ))
         .await
         .unwrap();
     hs.activate_profile(&created.profile_id).await.unwrap();
     hs.shutdown().await.unwrap();
+}
+
+/// The console row of the first event of `event_type`.
+fn console_row(event_type: &str) -> String {
+    format!("[data-testid=console-row][data-type=\"{event_type}\"]")
 }
 
 /// Waits until the run is done; fails at once, with the run's error, when it failed.
@@ -203,11 +304,18 @@ async fn runs_stream_and_cloud_escalations_wait_for_the_modal() {
         panic!("e2e_run needs the Ollama peer: set HANDSHAKE_PEER_OLLAMA_URL (e.g. http://127.0.0.1:11434, as scripts/test.sh does) or HANDSHAKE_SKIP_PEERS=1");
     };
     let (addr, received) = cloud_server().await;
+    let (slow_addr, slow_closed) = slow_ollama().await;
     let public = addr.to_string();
     // The seeding registry checks egress too: the loopback server must count as public here.
     std::env::set_var("HANDSHAKE_TEST_PUBLIC_ADDRS", &public);
     let data = tempfile::tempdir().unwrap();
-    seed(data.path(), &ollama, &format!("http://{addr}/v1")).await;
+    seed(
+        data.path(),
+        &ollama,
+        &format!("http://{slow_addr}"),
+        &format!("http://{addr}/v1"),
+    )
+    .await;
 
     let app = App::start(&[
         ("HANDSHAKE_DATA_DIR", data.path().display().to_string()),
@@ -240,24 +348,25 @@ async fn runs_stream_and_cloud_escalations_wait_for_the_modal() {
     );
     app.screenshot("run-local").await;
 
-    // Cancel stops a long local run once its output has started.
-    app.fill("[data-testid=run-max-tokens]", "2000").await;
-    run(
-        &app,
-        "worker",
-        "Write a very long story about a dragon and a lighthouse keeper, at least 1500 words.",
-    )
-    .await;
-    app.wait_until("[data-testid=run-output]", LONG, "new streamed text", |t| {
-        !t.trim().is_empty() && t != output
+    // Cancel stops a long local run once its output has started, and closes its connection.
+    run(&app, "orchestrator", "Tell me a very long story.").await;
+    app.wait_until("[data-testid=run-output]", LONG, "streamed words", |t| {
+        t.contains("word2")
     })
     .await;
     app.click("[data-testid=run-cancel]").await;
     let cancelled = app.text("[data-testid=run-cancelled]", LONG).await;
     assert!(cancelled.contains("Cancelled"), "{cancelled}");
     assert!(!app.exists("[data-testid=run-cancel]").await);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !slow_closed.load(Ordering::SeqCst) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "cancel did not close the connection to the model server"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     app.screenshot("run-cancelled").await;
-    app.fill("[data-testid=run-max-tokens]", "32").await;
 
     // 2. The cloud role opens the modal; nothing is sent before Approve, exactly one request after.
     let prompt = "Review this note from alice@example.com please.";
@@ -309,6 +418,16 @@ async fn runs_stream_and_cloud_escalations_wait_for_the_modal() {
         .contains("3 /"));
     assert!(!app.exists("[data-testid=consent-modal]").await);
     app.screenshot("run-approved").await;
+    // The operator console shows the escalation's requested, approved and executed events.
+    app.open_view("console").await;
+    for event in ["FR-EVT-CLOUD-001", "FR-EVT-CLOUD-002", "FR-EVT-CLOUD-004"] {
+        app.find(&console_row(event)).await;
+    }
+    assert!(!app.exists(&console_row("FR-EVT-CLOUD-003")).await);
+    app.find("[data-testid=console-timeline-escalation][data-step=executed]")
+        .await;
+    app.screenshot("run-console-approved").await;
+    app.open_view("run").await;
 
     // 3. Deny: nothing is sent.
     run(&app, "validator", prompt).await;
@@ -318,16 +437,31 @@ async fn runs_stream_and_cloud_escalations_wait_for_the_modal() {
     assert!(denied.contains("nothing was sent"), "{denied}");
     assert_eq!(received.lock().unwrap().len(), 1, "a denial sent something");
     app.screenshot("run-denied").await;
+    app.open_view("console").await;
+    app.click(&format!(
+        "{} [data-testid=console-row-open]",
+        console_row("FR-EVT-CLOUD-003")
+    ))
+    .await;
+    let detail = app.text("[data-testid=console-detail-payload]", LONG).await;
+    assert!(detail.contains("\"person\""), "{detail}");
+    app.screenshot("run-console-denied").await;
+    app.open_view("run").await;
 
-    // 4. LOCKED: the block is shown and there is no Approve button.
+    // 4. LOCKED, switched on in Settings: the block is shown and there is no Approve button.
+    app.open_view("settings").await;
+    app.click("[data-testid=settings-mode-locked]").await;
+    app.find("[data-testid=settings-mode][data-mode=LOCKED]")
+        .await;
     let hs = Handshake::open(Some(data.path().to_path_buf()))
         .await
         .unwrap();
-    GovernanceSettings::new(hs.db())
-        .set_mode(GovernanceMode::Locked)
-        .await
-        .unwrap();
+    assert_eq!(
+        GovernanceSettings::new(hs.db()).mode().await.unwrap(),
+        GovernanceMode::Locked
+    );
     drop(hs);
+    app.open_view("run").await;
     run(&app, "validator", prompt).await;
     let locked = app.text("[data-testid=consent-locked]", LONG).await;
     assert!(locked.contains("LOCKED"), "{locked}");
