@@ -2,7 +2,7 @@
 //! writer into a real SQLite file, until every event is committed (flush) and the chain verifies.
 //!
 //! Run: `cargo run --release -p handshake-core --example recorder_bench -- [events] [max_batch]
-//! [v4|v7]` (defaults: 200000 events, batches of 4096, random v4 trace ids as the app makes
+//! [v7|v4]` (defaults: 200000 events, batches of 4096, time-ordered v7 trace ids as the app makes
 //! them). Prints events/s, events per CPU-second and bytes written per event; see
 //! docs/benchmarks.md.
 #![allow(clippy::print_stdout)]
@@ -21,9 +21,9 @@ fn main() -> Result<(), BoxError> {
     let mut args = std::env::args().skip(1);
     let events: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(200_000);
     let max_batch: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(4096);
-    // Trace ids as the app makes them (v4, random) or time-ordered (v7), to show what random
+    // Trace ids as the app makes them (v7, time-ordered) or random (v4), to show what random
     // keys cost the trace index.
-    let trace_v7 = args.next().as_deref() == Some("v7");
+    let trace_v7 = args.next().as_deref() != Some("v4");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
