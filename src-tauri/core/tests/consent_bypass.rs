@@ -702,3 +702,46 @@ async fn a_cloud_adapter_sends_only_inside_the_gate_and_only_the_approved_bytes(
     let _ = ws.guard.execute_approved(&direct, &honest_gate).await;
     assert_eq!(server.prompts(), vec!["summarise honestly".to_owned()]);
 }
+
+#[tokio::test]
+async fn a_send_whose_executed_event_cannot_be_recorded_is_not_made() {
+    let ws = hybrid().await;
+    let server = WireServer::start().await;
+    let gate = ws.gate(&server);
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("record me first"))
+        .await
+        .unwrap();
+    let receipt = ws
+        .guard
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap();
+    let approval = ws
+        .guard
+        .authorize(&pending.escalation_id, &receipt.consent_receipt_id)
+        .await
+        .unwrap();
+    let request = ws
+        .guard
+        .approved_request(&pending.escalation_id)
+        .await
+        .unwrap();
+    // The Flight Recorder stops between the approval and the send: FR-EVT-CLOUD-004 cannot be
+    // made durable, so the call is not made and the plan does not look executed.
+    ws.recorder.shutdown().await.unwrap();
+    let error = gate.send(approval, request).await.unwrap_err();
+    assert!(
+        matches!(error, ConsentError::Recorder(_)),
+        "expected a recorder error, got {error:?}"
+    );
+    assert!(server.requests().is_empty(), "sent without its -004 event");
+    assert_eq!(
+        ws.guard.show(&pending.escalation_id).await.unwrap().status,
+        EscalationStatus::Blocked
+    );
+}

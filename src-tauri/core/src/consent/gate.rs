@@ -216,10 +216,21 @@ impl CloudGate {
             outcome: CallOutcome::Dispatched,
         });
         let correlation = CloudEscalationGuard::correlation(&approval.binding);
-        self.guard
-            .recorder
-            .append_durable(event, correlation)
-            .await?;
+        if let Err(error) = self.guard.recorder.append_durable(event, correlation).await {
+            // Nothing was sent: the plan must not look executed. Blocked, so it is never sent
+            // without a new escalation either (its receipt is already consumed).
+            let _ = self
+                .guard
+                .store
+                .transition(
+                    &approval.plan_id,
+                    &[EscalationStatus::Executed],
+                    EscalationStatus::Blocked,
+                    None,
+                )
+                .await;
+            return Err(error.into());
+        }
         Ok(GatePass::new(observed))
     }
 }
