@@ -9,28 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use handshake_core::consent::deny_reason_str;
-use handshake_core::facade::{FacadeError, RunChoices, RunEvent, RunRequest};
-use handshake_core::profiles::Role;
+use handshake_core::facade::{FacadeError, RunChoices, RunEvent, StartRun};
 use handshake_core::Handshake;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tauri::ipc::Channel;
 
 use crate::error::{codes, CommandError};
 use crate::state::AppState;
-
-/// What the Run view submits.
-#[derive(Clone, Debug, Deserialize, ts_rs::TS)]
-pub struct StartRun {
-    /// The profile to start a job on; the active profile when `null`.
-    pub profile_id: Option<String>,
-    /// Continue this job instead of starting one.
-    pub job_id: Option<String>,
-    pub role: Role,
-    pub file_type: Option<String>,
-    pub task_type: Option<String>,
-    pub prompt: String,
-    pub max_tokens: Option<u32>,
-}
 
 /// A run that was started: its id (for `cancel_run`) and the job it belongs to.
 #[derive(Clone, Debug, Serialize, ts_rs::TS)]
@@ -66,6 +51,16 @@ impl RunMessage {
         }
     }
 
+    fn internal() -> Self {
+        Self::Failed {
+            error: CommandError::new(
+                codes::INTERNAL,
+                "the run stopped because of an internal error; see the app's log",
+            ),
+            deny_reason: None,
+        }
+    }
+
     fn cancelled() -> Self {
         Self::Failed {
             error: CommandError::new(
@@ -74,6 +69,15 @@ impl RunMessage {
             ),
             deny_reason: None,
         }
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -106,8 +110,20 @@ impl Runs {
         let tell = channel.clone();
         let runs = self.clone();
         let task = tauri::async_runtime::spawn(async move {
-            if let Err(error) = work.await {
-                let _ = tell.send(RunMessage::failed(error));
+            // The work runs in its own task so that a panic ends the run with a message instead
+            // of a view stuck on "running"; aborting this task aborts it too (the guard).
+            let inner = tokio::spawn(work);
+            let _abort_inner = AbortOnDrop(inner.abort_handle());
+            match inner.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    let _ = tell.send(RunMessage::failed(error));
+                }
+                Err(joined) if joined.is_panic() => {
+                    tracing::error!("a run's task panicked");
+                    let _ = tell.send(RunMessage::internal());
+                }
+                Err(_) => {}
             }
             runs.lock().remove(&id);
         });
@@ -149,26 +165,9 @@ pub async fn start_run(
     run: StartRun,
     channel: Channel<RunMessage>,
 ) -> Result<RunStarted, CommandError> {
-    if run.prompt.trim().is_empty() {
-        return Err(
-            CommandError::new(codes::INVALID_INPUT, "write a prompt first").at_field("prompt"),
-        );
-    }
     let core: Handshake = state.core()?.clone();
-    let job_id = match run.job_id.clone() {
-        Some(job_id) => job_id,
-        None => core.start_job(run.profile_id.as_deref()).await?.job_id,
-    };
-    let request = RunRequest {
-        job_id: job_id.clone(),
-        role: run.role,
-        file_type: run.file_type.filter(|t| !t.is_empty()),
-        task_type: run.task_type.filter(|t| !t.is_empty()),
-        prompt: run.prompt,
-        max_tokens: run.max_tokens,
-        temperature: 0.0,
-        stop_sequences: Vec::new(),
-    };
+    let request = core.prepare_run(run).await?;
+    let job_id = request.job_id.clone();
     let tell = channel.clone();
     let run_id = runs.spawn(channel, async move {
         core.run_job_stream(request, &mut forward(&tell)).await?;
@@ -306,6 +305,28 @@ mod tests {
         assert_eq!(messages.len(), 1, "{messages:?}");
         assert_eq!(messages[0]["type"], "failed");
         assert_eq!(messages[0]["error"]["code"], "nothing_to_resume");
+        assert!(!runs.cancel(&run_id), "an ended run is gone");
+    }
+
+    #[test]
+    fn a_panicking_run_ends_with_an_internal_error() {
+        let runs = Runs::default();
+        let (channel, got) = recording_channel();
+        let run_id = runs.spawn(channel, async {
+            let nothing: Option<()> = None;
+            #[allow(clippy::unnecessary_literal_unwrap)]
+            nothing.unwrap();
+            Ok(())
+        });
+        for _ in 0..200 {
+            if !got.lock().unwrap_or_else(|p| p.into_inner()).is_empty() && runs.lock().is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let messages = got.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert_eq!(messages[0]["error"]["code"], "internal");
         assert!(!runs.cancel(&run_id), "an ended run is gone");
     }
 

@@ -384,7 +384,15 @@ profile_id: string | null,
 /**
  * Continue this job instead of starting one.
  */
-job_id: string | null, role: Role, file_type: string | null, task_type: string | null, prompt: string, max_tokens: number | null, };
+job_id: string | null, role: Role, file_type: string | null, task_type: string | null, prompt: string, max_tokens: number | null, 
+/**
+ * Sampling temperature; 0 (the most repeatable) when absent.
+ */
+temperature?: number, 
+/**
+ * Stop sequences; none when absent.
+ */
+stop_sequences?: Array<string>, };
 
 export type StoredEvent = { seq: number, event_id: string, event_type: string, occurred_at: string, trace_id: string | null, job_id: string | null, profile_id: string | null, provider_id: string | null, model_id: string | null, 
 /**

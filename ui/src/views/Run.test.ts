@@ -10,6 +10,7 @@ vi.mock("@tauri-apps/api/core", () => ({
 }));
 
 import Run from "./Run.svelte";
+import { runState } from "../lib/runState.svelte";
 import type { RunChoices, RunMessage } from "../lib/bindings";
 
 const CHOICES: RunChoices = {
@@ -33,6 +34,7 @@ describe("Run view", () => {
   let channel: Channel | null;
   afterEach(cleanup);
   beforeEach(() => {
+    runState.reset();
     channel = null;
     invoke.mockReset();
     invoke.mockImplementation(async (cmd: string, args: Record<string, unknown>) => {
@@ -166,5 +168,160 @@ describe("Run view", () => {
     expect(await screen.findByTestId("consent-locked")).toBeTruthy();
     expect(screen.queryByTestId("consent-approve")).toBeNull();
     expect(screen.getByTestId("run-blocked")).toBeTruthy();
+  });
+
+  const ESCALATION = {
+    escalation_id: "pp-1", status: "pending",
+    plan: { schema_version: "hsk.projection_plan@0.4", projection_plan_id: "pp-1", include_artifact_refs: [], redactions_applied: [],
+      max_bytes: 65536, payload_sha256: "ab".repeat(32), created_at: "2026-11-28T00:00:00Z" },
+    binding: { provider_id: "cloud", model_id: "cloud/gpt-test", job_id: "job-1", profile_id: "wp-1",
+      trace_id: "t", automation_level: "FULL_HUMAN", local_only: false },
+    preview: "Check", payload_bytes: 5, job_escalations_used: 0, job_escalations_cap: null,
+    remaining_escalations: null, requires_person: true, blocked_reason: null,
+  } as const;
+  const err = (code: string, message: string) => ({ code, message, field: null, field_errors: [] });
+
+  async function startRun(prompt = "Check") {
+    await fireEvent.input(await screen.findByTestId("run-prompt"), { target: { value: prompt } });
+    await fireEvent.click(screen.getByTestId("run-start"));
+  }
+
+  it("LOCKED switched on between approval and resume: the block only closes, and stays closed", async () => {
+    let resumed: Channel | null = null;
+    const base = invoke.getMockImplementation()!;
+    invoke.mockImplementation(async (cmd: string, args: Record<string, unknown>) => {
+      if (cmd === "decide_escalation") {
+        if (args.approve) return { consent_receipt_id: "cr-1" };
+        throw err("already_decided", "escalation pp-1 was already decided");
+      }
+      if (cmd === "resume_run") {
+        resumed = args.channel as Channel;
+        return { run_id: "run-2", job_id: "job-1" };
+      }
+      return base(cmd, args);
+    });
+    render(Run);
+    await startRun();
+    await waitFor(() => expect(channel).not.toBeNull());
+    channel!.onmessage({ type: "event", event: { type: "needs_consent", escalation: structuredClone(ESCALATION) as never } });
+    await fireEvent.click(await screen.findByTestId("consent-approve"));
+    await waitFor(() => expect(resumed).not.toBeNull());
+    // Meanwhile the workspace went LOCKED: the core refuses the resume.
+    resumed!.onmessage({ type: "failed", error: err("escalation_denied", "cloud escalation denied (locked)"), deny_reason: "locked" });
+    expect(await screen.findByTestId("consent-locked")).toBeTruthy();
+    expect(screen.queryByTestId("consent-approve")).toBeNull();
+    expect(screen.queryByTestId("consent-deny")).toBeNull();
+    await fireEvent.click(screen.getByTestId("consent-close"));
+    await waitFor(() => expect(screen.queryByTestId("consent-modal")).toBeNull());
+    expect(screen.getByTestId("run-status").dataset.state).toBe("blocked");
+    expect(invoke.mock.calls.filter(([c]) => c === "decide_escalation")).toHaveLength(1);
+  });
+
+  it("a run goes on after leaving the view: coming back shows its output and Cancel still works", async () => {
+    const first = render(Run);
+    await startRun("Long story");
+    await waitFor(() => expect(channel).not.toBeNull());
+    channel!.onmessage({ type: "event", event: { type: "text", delta: "Once" } });
+    await waitFor(() => expect(screen.getByTestId("run-output").textContent).toBe("Once"));
+    first.unmount();
+    // Away from the view the run keeps streaming, and nothing cancelled it.
+    channel!.onmessage({ type: "event", event: { type: "text", delta: " upon" } });
+    expect(invoke.mock.calls.filter(([c]) => c === "cancel_run")).toHaveLength(0);
+    render(Run);
+    await waitFor(() => expect(screen.getByTestId("run-output").textContent).toBe("Once upon"));
+    expect(screen.getByTestId("run-status").dataset.state).toBe("running");
+    await fireEvent.click(await screen.findByTestId("run-cancel"));
+    expect(invoke).toHaveBeenCalledWith("cancel_run", { runId: "run-1" });
+    expect(await screen.findByTestId("run-cancelled")).toBeTruthy();
+  });
+
+  it("a pending escalation is still there after leaving and coming back", async () => {
+    const first = render(Run);
+    await startRun();
+    await waitFor(() => expect(channel).not.toBeNull());
+    first.unmount();
+    channel!.onmessage({ type: "event", event: { type: "needs_consent", escalation: structuredClone(ESCALATION) as never } });
+    render(Run);
+    expect(await screen.findByTestId("consent-modal")).toBeTruthy();
+    expect((await screen.findByTestId("run-status")).dataset.state).toBe("waiting_consent");
+  });
+
+  it("after Cancel a run's late messages are ignored", async () => {
+    invoke.mockImplementation(async (cmd: string, args: Record<string, unknown>) => {
+      if (cmd === "run_choices") return CHOICES;
+      if (cmd === "start_run") {
+        channel = args.channel as Channel;
+        return { run_id: "run-1", job_id: "job-1" };
+      }
+      if (cmd === "cancel_run") return true; // The cancelled message comes later (or never).
+      throw err("database", `unexpected ${cmd}`);
+    });
+    render(Run);
+    await startRun("Long story");
+    await waitFor(() => expect(channel).not.toBeNull());
+    channel!.onmessage({ type: "event", event: { type: "text", delta: "Once" } });
+    await fireEvent.click(await screen.findByTestId("run-cancel"));
+    expect(await screen.findByTestId("run-cancelled")).toBeTruthy();
+    channel!.onmessage({ type: "event", event: { type: "text", delta: " more" } });
+    channel!.onmessage({
+      type: "event",
+      event: { type: "finished", model_id: "m", finish_reason: "stop", latency_ms: 9, time_to_first_token_ms: 3, prompt_truncated: false },
+    });
+    channel!.onmessage({ type: "failed", error: err("cancelled", "cancelled"), deny_reason: null });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(screen.getByTestId("run-output").textContent).toBe("Once");
+    expect(screen.getByTestId("run-status").dataset.state).toBe("cancelled");
+    expect(screen.getByTestId("run-latency").textContent).not.toContain("9 ms");
+  });
+
+  it("an older run's messages are ignored once a new run started", async () => {
+    const channels: Channel[] = [];
+    invoke.mockImplementation(async (cmd: string, args: Record<string, unknown>) => {
+      if (cmd === "run_choices") return CHOICES;
+      if (cmd === "start_run") {
+        channels.push(args.channel as Channel);
+        return { run_id: `run-${channels.length}`, job_id: `job-${channels.length}` };
+      }
+      if (cmd === "cancel_run") return true;
+      throw err("database", `unexpected ${cmd}`);
+    });
+    render(Run);
+    await startRun("First");
+    await waitFor(() => expect(channels).toHaveLength(1));
+    await fireEvent.click(await screen.findByTestId("run-cancel"));
+    await startRun("Second");
+    await waitFor(() => expect(channels).toHaveLength(2));
+    channels[0].onmessage({ type: "event", event: { type: "text", delta: "old" } });
+    channels[0].onmessage({ type: "failed", error: err("unreachable", "old run failed"), deny_reason: null });
+    channels[1].onmessage({ type: "event", event: { type: "text", delta: "new" } });
+    await waitFor(() => expect(screen.getByTestId("run-output").textContent).toBe("new"));
+    expect(screen.getByTestId("run-status").dataset.state).toBe("running");
+    expect(screen.queryByTestId("run-error")).toBeNull();
+    await fireEvent.click(screen.getByTestId("run-cancel"));
+    expect(invoke).toHaveBeenLastCalledWith("cancel_run", { runId: "run-2" });
+  });
+
+  it("Cancel pressed before start_run returned is sent as soon as the run id arrives", async () => {
+    let started: (r: { run_id: string; job_id: string }) => void = () => {};
+    invoke.mockImplementation(async (cmd: string, args: Record<string, unknown>) => {
+      if (cmd === "run_choices") return CHOICES;
+      if (cmd === "start_run") {
+        channel = args.channel as Channel;
+        return new Promise((resolve) => (started = resolve));
+      }
+      if (cmd === "cancel_run") return true;
+      throw err("database", `unexpected ${cmd}`);
+    });
+    render(Run);
+    await startRun("Long story");
+    await waitFor(() => expect(channel).not.toBeNull());
+    await fireEvent.click(await screen.findByTestId("run-cancel"));
+    expect(await screen.findByTestId("run-cancelled")).toBeTruthy();
+    expect(invoke.mock.calls.filter(([c]) => c === "cancel_run")).toHaveLength(0);
+    channel!.onmessage({ type: "event", event: { type: "text", delta: "ignored" } });
+    started({ run_id: "run-1", job_id: "job-1" });
+    await waitFor(() => expect(invoke).toHaveBeenCalledWith("cancel_run", { runId: "run-1" }));
+    expect(screen.getByTestId("run-output").textContent).toBe("");
+    expect(screen.getByTestId("run-status").dataset.state).toBe("cancelled");
   });
 });

@@ -60,6 +60,26 @@ describe("Settings", () => {
     expect(screen.getByTestId("settings-mode").dataset.mode).toBe("STANDARD");
   });
 
+  it("after a refused switch the radios show the stored mode again", async () => {
+    render(Settings);
+    await waitFor(() => expect(screen.getByTestId("settings-mode").dataset.mode).toBe("STANDARD"));
+    invoke.mockImplementationOnce(async () => {
+      throw { code: "database", message: "database is locked", field: null, field_errors: [] };
+    });
+    const locked = screen.getByTestId("settings-mode-locked") as HTMLInputElement;
+    const standard = screen.getByTestId("settings-mode-standard") as HTMLInputElement;
+    await fireEvent.click(locked);
+    await screen.findByTestId("settings-governance-error");
+    await waitFor(() => expect(locked.disabled).toBe(false));
+    expect(locked.checked).toBe(false);
+    expect(standard.checked).toBe(true);
+    // And a later successful switch still works.
+    await fireEvent.click(locked);
+    await waitFor(() => expect(screen.getByTestId("settings-mode").dataset.mode).toBe("LOCKED"));
+    expect(locked.checked).toBe(true);
+    expect(standard.checked).toBe(false);
+  });
+
   it("sets and removes the standing rule, checking it first", async () => {
     render(Settings);
     await screen.findByTestId("settings-rule-providers");

@@ -68,6 +68,9 @@ pub enum FacadeError {
         job_id: String,
         status: Option<EscalationStatus>,
     },
+    /// Input a shell submitted that the core refuses before doing anything, at its field.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput { field: &'static str, reason: String },
     /// An escalation whose model is no longer cloud tier (its provider was changed).
     #[error("`{model_id}` is no longer a cloud-tier model; start a new run")]
     NotCloud { model_id: String },
@@ -130,6 +133,7 @@ impl FacadeError {
             Self::Llm(e) => e.kind(),
             Self::NothingToResume { .. } => "nothing_to_resume",
             Self::NotCloud { .. } => "not_cloud",
+            Self::InvalidInput { .. } => "invalid_input",
         }
     }
 
@@ -137,7 +141,7 @@ impl FacadeError {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             Self::Registry(e) => e.field().map(|f| f.as_str()),
-            Self::InvalidId { field, .. } => Some(field),
+            Self::InvalidId { field, .. } | Self::InvalidInput { field, .. } => Some(field),
             Self::Profile(ProfileError::IdTaken { .. }) => Some("profile_id"),
             _ => None,
         }

@@ -9,6 +9,7 @@ mod catalog;
 pub mod console;
 mod error;
 mod events;
+mod governance;
 mod profile_views;
 mod profiles;
 mod providers;
@@ -16,10 +17,12 @@ mod recording;
 mod run;
 mod run_choices;
 mod run_events;
+mod run_start;
 mod swaps;
 
 pub use catalog::RegistryCatalog;
 pub use error::FacadeError;
+pub use governance::{GovernanceView, StandingRuleInput};
 pub use profile_views::{CatalogModel, CatalogProvider, ProfileSaved, ProfileVersionEntry};
 pub use providers::{
     ConnectionReport, LocalOllamaOffer, ProviderDraft, ProviderModel, ProviderRow, LOCAL_OLLAMA_ID,
@@ -27,6 +30,7 @@ pub use providers::{
 pub use run::{RunOutcome, RunRequest};
 pub use run_choices::{RoleChoice, RunChoices, RunProfileChoice};
 pub use run_events::RunEvent;
+pub use run_start::StartRun;
 pub use swaps::{SwapInput, SwapReport};
 
 use std::path::{Path, PathBuf};

@@ -112,7 +112,7 @@ describe("ConsentModal", () => {
     expect(screen.getByTestId("consent-model").textContent).toBe("cloud/gpt-test");
     expect(screen.queryByTestId("consent-approve")).toBeNull();
     await fireEvent.keyDown(screen.getByRole("dialog"), { key: "Escape" });
-    expect(onclose).toHaveBeenCalledWith("closed");
+    expect(onclose).toHaveBeenCalledWith("closed", { locked: true });
     expect(invoke).not.toHaveBeenCalled();
   });
 
@@ -124,5 +124,98 @@ describe("ConsentModal", () => {
     expect(await screen.findByTestId("consent-locked")).toBeTruthy();
     expect(screen.queryByTestId("consent-approve")).toBeNull();
     expect(onclose).not.toHaveBeenCalled();
+  });
+
+  it("a refused approval under LOCKED cannot get stuck: only Close, which closes without a decision", async () => {
+    invoke.mockRejectedValue({ code: "escalation_denied", message: "cloud escalation denied (locked)" });
+    const onclose = vi.fn();
+    render(ConsentModal, { escalation: escalation(), modelId: "", locked: false, onclose });
+    await fireEvent.click(screen.getByTestId("consent-approve"));
+    expect(await screen.findByTestId("consent-locked")).toBeTruthy();
+    expect(screen.queryByTestId("consent-approve")).toBeNull();
+    expect(screen.queryByTestId("consent-deny")).toBeNull();
+    const close = screen.getByTestId("consent-close");
+    expect(document.activeElement).toBe(close);
+    await fireEvent.keyDown(screen.getByRole("dialog"), { key: "Escape" });
+    expect(onclose).toHaveBeenCalledWith("closed", { locked: true });
+    expect(invoke).toHaveBeenCalledTimes(1);
+    onclose.mockReset();
+    await fireEvent.click(close);
+    expect(onclose).toHaveBeenCalledWith("closed", { locked: true });
+    expect(invoke).toHaveBeenCalledTimes(1);
+  });
+
+  it("an escalation already decided is final: the message, no Approve or Deny, and Close", async () => {
+    invoke.mockRejectedValue({ code: "already_decided", message: "escalation pp-1 was already decided" });
+    const onclose = vi.fn();
+    render(ConsentModal, { escalation: escalation(), modelId: "", locked: false, onclose });
+    await fireEvent.click(screen.getByTestId("consent-deny"));
+    expect((await screen.findByTestId("consent-error")).textContent).toContain("already decided");
+    expect(screen.queryByTestId("consent-approve")).toBeNull();
+    expect(screen.queryByTestId("consent-deny")).toBeNull();
+    expect(onclose).not.toHaveBeenCalled();
+    await fireEvent.click(screen.getByTestId("consent-close"));
+    expect(onclose).toHaveBeenCalledWith("closed", { locked: false });
+    expect(invoke).toHaveBeenCalledTimes(1);
+  });
+
+  it("LOCKED with an escalation offers Close, and shows why a denial failed instead of hiding it", async () => {
+    invoke.mockRejectedValue({ code: "already_decided", message: "escalation pp-1 was already decided" });
+    const onclose = vi.fn();
+    render(ConsentModal, { escalation: escalation(), modelId: "", locked: true, onclose });
+    expect(screen.getByTestId("consent-close")).toBeTruthy();
+    await fireEvent.click(screen.getByTestId("consent-deny"));
+    expect((await screen.findByTestId("consent-error")).textContent).toContain("already decided");
+    expect(screen.getByTestId("consent-locked")).toBeTruthy();
+    expect(screen.queryByTestId("consent-approve")).toBeNull();
+    expect(screen.queryByTestId("consent-deny")).toBeNull();
+    await fireEvent.keyDown(screen.getByRole("dialog"), { key: "Escape" });
+    expect(onclose).toHaveBeenCalledWith("closed", { locked: true });
+  });
+
+  it("any failed decision offers Close; Escape then closes instead of deciding again", async () => {
+    invoke.mockRejectedValue({ code: "database", message: "database is locked" });
+    const onclose = vi.fn();
+    render(ConsentModal, { escalation: escalation(), modelId: "", locked: false, onclose });
+    await fireEvent.click(screen.getByTestId("consent-approve"));
+    expect((await screen.findByTestId("consent-error")).textContent).toContain("database is locked");
+    expect(screen.getByTestId("consent-approve")).toBeTruthy();
+    expect(screen.getByTestId("consent-close")).toBeTruthy();
+    await fireEvent.keyDown(screen.getByRole("dialog"), { key: "Escape" });
+    expect(onclose).toHaveBeenCalledWith("closed", { locked: false });
+    expect(invoke).toHaveBeenCalledTimes(1);
+  });
+
+  it("keeps focus and Escape working after a click on the backdrop", async () => {
+    const onclose = vi.fn();
+    render(ConsentModal, { escalation: escalation(), modelId: "", locked: false, onclose });
+    const dialog = screen.getByRole("dialog");
+    (document.activeElement as HTMLElement).blur();
+    expect(document.activeElement).toBe(document.body);
+    await fireEvent.click(screen.getByTestId("consent-backdrop"));
+    expect(dialog.contains(document.activeElement)).toBe(true);
+    // Even with focus on body, Tab goes into the dialog and Escape denies.
+    (document.activeElement as HTMLElement).blur();
+    await fireEvent.keyDown(document.body, { key: "Tab" });
+    expect(dialog.contains(document.activeElement)).toBe(true);
+    expect(document.activeElement).not.toBe(dialog);
+    (document.activeElement as HTMLElement).blur();
+    await fireEvent.keyDown(document.body, { key: "Escape" });
+    await waitFor(() => expect(onclose).toHaveBeenCalledWith("denied"));
+    expect(invoke).toHaveBeenCalledWith("decide_escalation", { escalationId: "pp-1", approve: false, surface: "modal" });
+  });
+
+  it("returns focus to the dialog when it moves to the page behind", async () => {
+    const outside = document.createElement("button");
+    outside.textContent = "behind";
+    document.body.appendChild(outside);
+    try {
+      render(ConsentModal, { escalation: escalation(), modelId: "", locked: false, onclose: vi.fn() });
+      const dialog = screen.getByRole("dialog");
+      outside.focus();
+      expect(dialog.contains(document.activeElement)).toBe(true);
+    } finally {
+      outside.remove();
+    }
   });
 });

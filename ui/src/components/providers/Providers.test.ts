@@ -304,4 +304,33 @@ describe("Providers view", () => {
     await fireEvent.click(screen.getByTestId("provider-test-gone"));
     expect((await screen.findByTestId("provider-test-error-gone")).textContent).toContain("unreachable");
   });
+
+  it("an older probe's answer does not overwrite a newer one (e.g. after editing the base URL)", async () => {
+    const answers: ((r: ConnectionReport | Promise<never>) => void)[] = [];
+    let stored = row("local", { tier: "local", base_url: "http://127.0.0.1:1/v1" });
+    backend({
+      providers: () => [stored],
+      test_provider: () => new Promise<ConnectionReport>((resolve) => answers.push(resolve)),
+      update_provider: (args) => {
+        const draft = args?.draft as { base_url: string };
+        stored = { ...stored, base_url: draft.base_url };
+        return stored;
+      },
+    });
+    render(Providers);
+    await waitFor(() => expect(answers).toHaveLength(1));
+    // Fix the base URL while the first probe (of the old URL) is still out.
+    await fireEvent.click(screen.getByTestId("provider-edit-local"));
+    await fireEvent.input(screen.getByTestId("provider-form-base-url"), { target: { value: "http://127.0.0.1:11434/v1" } });
+    await fireEvent.click(screen.getByTestId("provider-form-save"));
+    await waitFor(() => expect(answers).toHaveLength(2));
+    // The newer probe answers first: reachable.
+    answers[1](report("local", ["a"]));
+    await waitFor(() => expect(screen.getByTestId("provider-health-local").dataset.state).toBe("ok"));
+    // The old URL's probe fails late; it must not replace the newer result.
+    answers[0](Promise.reject({ code: "call_failed", message: "old url unreachable", field: null, field_errors: [] }));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(screen.getByTestId("provider-health-local").dataset.state).toBe("ok");
+    expect(screen.getByTestId("provider-health-local").textContent).not.toContain("Unreachable");
+  });
 });
