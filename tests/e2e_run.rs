@@ -41,6 +41,38 @@ fn chunk(delta: serde_json::Value, finish: Option<&str>) -> String {
     format!("data: {json}\n\n")
 }
 
+/// Reads one HTTP/1.1 request: its head (request line and headers) and its body, or `None` when
+/// the client went away first.
+async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut part = [0u8; 8192];
+    let (head_end, len) = loop {
+        let n = sock.read(&mut part).await.unwrap_or(0);
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&part[..n]);
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..pos]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map(|v| v.trim().parse::<usize>().unwrap())
+                .unwrap_or(0);
+            break (pos + 4, len);
+        }
+    };
+    while buf.len() < head_end + len {
+        let n = sock.read(&mut part).await.unwrap_or(0);
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&part[..n]);
+    }
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    Some((head, buf[head_end..head_end + len].to_vec()))
+}
+
 /// A loopback server speaking OpenAI's streamed chat completions (server-sent events).
 async fn cloud_server() -> (std::net::SocketAddr, Received) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -54,40 +86,16 @@ async fn cloud_server() -> (std::net::SocketAddr, Received) {
             };
             let seen = seen.clone();
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut part = [0u8; 8192];
-                let (head_end, len) = loop {
-                    let n = sock.read(&mut part).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&part[..n]);
-                    if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..pos]).to_ascii_lowercase();
-                        let len = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .map(|v| v.trim().parse::<usize>().unwrap())
-                            .unwrap_or(0);
-                        break (pos + 4, len);
-                    }
+                let Some((head, body)) = read_request(&mut sock).await else {
+                    return;
                 };
-                while buf.len() < head_end + len {
-                    let n = sock.read(&mut part).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&part[..n]);
-                }
-                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
                 if !head.starts_with("POST /v1/chat/completions") {
                     let _ = sock
                         .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                         .await;
                     return;
                 }
-                let body: serde_json::Value =
-                    serde_json::from_slice(&buf[head_end..head_end + len]).unwrap();
+                let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
                 seen.lock().unwrap().push(body);
                 let _ = sock
                     .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n")
@@ -136,32 +144,10 @@ async fn slow_ollama() -> (std::net::SocketAddr, Arc<AtomicBool>) {
             };
             let flag = flag.clone();
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut part = [0u8; 8192];
-                let (head_end, len) = loop {
-                    let n = sock.read(&mut part).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&part[..n]);
-                    if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..pos]).to_ascii_lowercase();
-                        let len = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .map(|v| v.trim().parse::<usize>().unwrap())
-                            .unwrap_or(0);
-                        break (pos + 4, len);
-                    }
+                let Some((head, _)) = read_request(&mut sock).await else {
+                    return;
                 };
-                while buf.len() < head_end + len {
-                    let n = sock.read(&mut part).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&part[..n]);
-                }
-                if !buf.starts_with(b"POST /api/chat ") {
+                if !head.starts_with("POST /api/chat ") {
                     let _ = sock
                         .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 29\r\nConnection: close\r\n\r\n{\"error\":\"model not found\"}")
                         .await;
