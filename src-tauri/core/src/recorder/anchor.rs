@@ -221,7 +221,10 @@ impl Anchor {
             mac,
         })
         .map_err(|e| werr(std::io::Error::other(e)))?;
-        let tmp = self.path.with_extension("anchor.tmp");
+        // One temp file per process: the app and `hsk` may anchor the same data directory at once.
+        let tmp = self
+            .path
+            .with_extension(format!("anchor.{}.tmp", std::process::id()));
         {
             let mut file = std::fs::File::create(&tmp).map_err(werr)?;
             file.write_all(&body).map_err(werr)?;
@@ -318,7 +321,10 @@ mod tests {
             head.knows_base(&head.base) && head.knows_base(head.pending_base.as_ref().unwrap())
         );
         assert!(!head.knows_base(&ChainHead::genesis()));
-        assert!(!dir.path().join("recorder.anchor.tmp").exists());
+        assert!(!dir
+            .path()
+            .join(format!("recorder.anchor.{}.tmp", std::process::id()))
+            .exists());
 
         let other = Anchor::new(dir.path(), AnchorKey::from_bytes([8; 32]));
         assert!(matches!(
