@@ -16,10 +16,12 @@ pub fn read_secret(what: &str) -> Result<SecretString, CliError> {
     let stdin = std::io::stdin();
     let mut line = String::new();
     let read = if stdin.is_terminal() {
+        // Echo goes off before the prompt shows: a key pasted (or typed) the instant the prompt
+        // appears must not reach the screen in the moment between the two.
+        let echo = EchoOff::new();
         let mut stderr = std::io::stderr();
         let _ = write!(stderr, "{what} (input hidden): ");
         let _ = stderr.flush();
-        let echo = EchoOff::new();
         let read = stdin.lock().read_line(&mut line);
         drop(echo);
         let _ = writeln!(stderr);

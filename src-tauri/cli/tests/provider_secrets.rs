@@ -274,8 +274,9 @@ fn export_then_import_reports_the_secrets_to_enter_again() {
 }
 
 /// On a terminal, `set-key` prompts with echo off: the key never shows. util-linux `script`
-/// gives the command a pseudo-terminal; the key is typed only once the prompt is up (typed
-/// earlier, the terminal would echo it before hsk turned echo off).
+/// gives the command a pseudo-terminal; the key is typed the moment the prompt is up (hsk turns
+/// echo off before it prints the prompt, so even a key pasted at once is not echoed; typed before
+/// the prompt, the terminal would echo it, as it would for any program).
 #[test]
 fn set_key_on_a_terminal_prompts_without_echo() {
     use std::io::{Read, Write};
