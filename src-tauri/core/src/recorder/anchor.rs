@@ -7,6 +7,13 @@
 //! durable (temp file, fsync, rename, fsync of the directory), so a crash in between leaves the
 //! anchor behind the head, which verification accepts (the chain extends past the anchor).
 //! Someone who can edit the database but not read the keychain cannot forge a matching anchor.
+//!
+//! Several processes may record into one data directory at once (the app and `hsk`). Every
+//! read-then-write or read-then-compare of the anchor holds an advisory lock on
+//! `recorder.anchor.lock` ([`Anchor::lock`]), and a writer only ever moves the anchor forward
+//! ([`Anchor::advance`]): a process that committed earlier but anchors later never puts the anchor
+//! back, and a process that opens or verifies reads the anchor before the database, so what it
+//! reads from the database is never behind what the anchor certifies.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,6 +28,9 @@ use crate::secrets::{Keychain, SecretHandle, SecretsError};
 
 /// File name of the anchor inside the data directory.
 pub const ANCHOR_FILE_NAME: &str = "recorder.anchor";
+
+/// File name of the anchor's lock inside the data directory (always empty; only locked).
+pub const ANCHOR_LOCK_FILE_NAME: &str = "recorder.anchor.lock";
 
 /// Keychain entry holding the anchor's HMAC key (hex).
 pub const ANCHOR_KEY_HANDLE: &str = "flight-recorder-anchor-key";
@@ -120,6 +130,11 @@ pub enum AnchorError {
     Malformed { path: PathBuf },
     #[error("the anchor file {path} does not carry a valid signature (edited, or written under another key)")]
     BadSignature { path: PathBuf },
+    #[error("cannot lock the anchor through {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What the anchor certifies: the head, where the chain starts (the newest retention checkpoint,
@@ -146,6 +161,28 @@ impl AnchorState {
     pub fn knows_base(&self, base: &ChainHead) -> bool {
         &self.base == base || self.pending_base.as_ref() == Some(base)
     }
+
+    /// Whether this state certifies a later point of the log than `current`: a later head; at the
+    /// same head, a later retention base; at the same base, a retention pending. (A retention
+    /// holds the database's write lock from its pending anchor to its commit, so no other writer
+    /// can anchor a later head in between, and every later writer reads the new base.)
+    pub fn supersedes(&self, current: &AnchorState) -> bool {
+        let rank = |s: &AnchorState| {
+            (
+                s.head.seq,
+                s.base.seq,
+                s.pending_base.as_ref().map(|p| p.seq),
+            )
+        };
+        rank(self) > rank(current)
+    }
+}
+
+/// An exclusive hold on one data directory's anchor, released when dropped (or when the process
+/// dies: the operating system drops the advisory lock with the file).
+#[derive(Debug)]
+pub struct AnchorLock {
+    _file: std::fs::File,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -181,6 +218,55 @@ impl Anchor {
         &self.path
     }
 
+    fn lock_path(&self) -> PathBuf {
+        self.path.with_file_name(ANCHOR_LOCK_FILE_NAME)
+    }
+
+    /// Waits for the exclusive lock on this anchor. Blocking: call it off the async executor, or
+    /// use [`Anchor::lock_async`]. A read-only data directory is locked through a read-only handle.
+    pub fn lock(&self) -> Result<AnchorLock, AnchorError> {
+        let path = self.lock_path();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .or_else(|_| std::fs::File::open(&path))
+            .map_err(|source| AnchorError::Lock {
+                path: path.clone(),
+                source,
+            })?;
+        file.lock()
+            .map_err(|source| AnchorError::Lock { path, source })?;
+        Ok(AnchorLock { _file: file })
+    }
+
+    /// [`Anchor::lock`] on the blocking pool.
+    pub async fn lock_async(&self) -> Result<AnchorLock, AnchorError> {
+        let anchor = self.clone();
+        tokio::task::spawn_blocking(move || anchor.lock())
+            .await
+            .map_err(|e| AnchorError::Lock {
+                path: self.lock_path(),
+                source: std::io::Error::other(e),
+            })?
+    }
+
+    /// Under the lock, writes `state` unless the anchor already certifies it or a later point
+    /// ([`AnchorState::supersedes`]); returns whether it wrote. An anchor that cannot be read or
+    /// authenticated is left alone (it is evidence) and reported as the error. Blocking.
+    pub fn advance(&self, state: &AnchorState) -> Result<bool, AnchorError> {
+        let _lock = self.lock()?;
+        if let Some(current) = self.read()? {
+            if !state.supersedes(&current) {
+                return Ok(false);
+            }
+        }
+        self.write(state)?;
+        Ok(true)
+    }
+
     fn mac(&self, state: &AnchorState) -> Result<Hmac<Sha256>, AnchorError> {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.key.0).map_err(|_| AnchorError::BadKey)?;
@@ -203,7 +289,9 @@ impl Anchor {
         Ok(mac)
     }
 
-    /// Writes `state` atomically and durably. Blocking: call it off the async executor.
+    /// Writes `state` atomically and durably, whatever the anchor held. Blocking: call it off the
+    /// async executor. A process sharing the data directory with others holds [`Anchor::lock`]
+    /// (or uses [`Anchor::advance`]).
     pub fn write(&self, state: &AnchorState) -> Result<(), AnchorError> {
         let werr = |source| AnchorError::Write {
             path: self.path.clone(),
@@ -342,6 +430,63 @@ mod tests {
         ));
         std::fs::write(anchor.path(), b"not json").unwrap();
         assert!(matches!(anchor.read(), Err(AnchorError::Malformed { .. })));
+    }
+
+    fn state(head: i64, base: i64, pending: Option<i64>) -> AnchorState {
+        let link = |seq: i64| ChainHead {
+            seq,
+            hash: format!("{seq:064}"),
+        };
+        AnchorState {
+            head: link(head),
+            base: link(base),
+            pending_base: pending.map(link),
+        }
+    }
+
+    #[test]
+    fn a_later_point_supersedes_an_earlier_one() {
+        // A later head; at one head, a later base; at one base, a pending retention.
+        assert!(state(5, 0, None).supersedes(&state(4, 0, None)));
+        assert!(!state(4, 0, None).supersedes(&state(5, 0, None)));
+        assert!(state(5, 0, Some(3)).supersedes(&state(5, 0, None)));
+        assert!(state(5, 3, None).supersedes(&state(5, 0, Some(3))));
+        // A writer that committed before the retention and anchors after it: not written.
+        assert!(!state(5, 0, None).supersedes(&state(5, 0, Some(3))));
+        assert!(!state(5, 0, None).supersedes(&state(5, 3, None)));
+        assert!(!state(5, 0, None).supersedes(&state(5, 0, None)));
+    }
+
+    #[test]
+    fn advance_never_moves_back_and_leaves_an_unreadable_anchor_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let anchor = Anchor::new(dir.path(), AnchorKey::from_bytes([7; 32]));
+        assert!(anchor.advance(&state(3, 0, None)).unwrap());
+        assert!(anchor.advance(&state(5, 0, None)).unwrap());
+        assert!(!anchor.advance(&state(4, 0, None)).unwrap());
+        assert_eq!(anchor.read().unwrap(), Some(state(5, 0, None)));
+        assert!(dir.path().join(ANCHOR_LOCK_FILE_NAME).exists());
+
+        std::fs::write(anchor.path(), b"not json").unwrap();
+        assert!(matches!(
+            anchor.advance(&state(9, 0, None)),
+            Err(AnchorError::Malformed { .. })
+        ));
+        assert_eq!(std::fs::read(anchor.path()).unwrap(), b"not json");
+    }
+
+    #[test]
+    fn the_lock_is_exclusive_between_handles() {
+        let dir = tempfile::tempdir().unwrap();
+        let anchor = Anchor::new(dir.path(), AnchorKey::from_bytes([7; 32]));
+        let held = anchor.lock().unwrap();
+        let other = std::fs::File::open(dir.path().join(ANCHOR_LOCK_FILE_NAME)).unwrap();
+        assert!(matches!(
+            other.try_lock(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ));
+        drop(held);
+        other.try_lock().unwrap();
     }
 
     #[test]

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{ConnectOptions, SqlitePool};
+use sqlx::{ConnectOptions, Connection, SqlitePool};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
@@ -153,25 +153,29 @@ impl FlightRecorder {
             .connect()
             .await?;
         let shared = Arc::new(Shared::new(config.live_capacity));
-        let head = store::read_head(&mut conn).await?;
-        let base = match store::latest_checkpoint(db.pool()).await? {
-            Some(cp) => ChainHead {
-                seq: cp.last_seq,
-                hash: cp.last_hash,
-            },
-            None => ChainHead::genesis(),
+        // Under the anchor's lock, the anchor is read before the database: another process's
+        // anchor only ever certifies what it committed first, so the head read next cannot be
+        // behind it unless events were removed.
+        let lock = anchor.lock_async().await?;
+        let anchored = anchor.read();
+        let (head, base) = {
+            let mut tx = conn.begin().await?;
+            let head = store::read_head(&mut tx).await?;
+            let base = store::read_base(&mut tx).await?;
+            tx.commit().await?;
+            (head, base)
         };
-        match anchor_conflict(db.pool(), &anchor, &head, &base).await? {
+        match anchor_conflict(db.pool(), anchored, &head, &base).await? {
             None => {
                 let a = anchor.clone();
                 let state = AnchorState {
-                    head: head.clone(),
-                    base: base.clone(),
+                    head,
+                    base,
                     pending_base: None,
                 };
                 tokio::task::spawn_blocking(move || a.write(&state))
                     .await
-                    .map_err(|e| AnchorError::Read {
+                    .map_err(|e| AnchorError::Write {
                         path: anchor.path().to_path_buf(),
                         source: std::io::Error::other(e),
                     })??;
@@ -181,12 +185,12 @@ impl FlightRecorder {
                 shared.anchor_frozen.store(true, Ordering::Relaxed);
             }
         }
+        drop(lock);
         let (queue_tx, queue_rx) = mpsc::channel(config.queue_capacity.max(1));
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
         let writer = Writer {
             conn,
             anchor: anchor.clone(),
-            base,
             queue: queue_rx,
             commands: cmd_rx,
             shared: shared.clone(),
@@ -351,15 +355,15 @@ pub async fn verify_data_dir(
     verify::verify(db.pool(), &anchor).await
 }
 
-/// Why the anchor cannot be trusted to be extended, or `None` when it can (or is absent on an
-/// empty log). A cheap check: the full walk is [`verify()`].
+/// Why the anchor (as just read) cannot be trusted to be extended, or `None` when it can (or is
+/// absent on an empty log). A cheap check: the full walk is [`verify()`].
 async fn anchor_conflict(
     pool: &SqlitePool,
-    anchor: &Anchor,
+    anchored: Result<Option<AnchorState>, AnchorError>,
     head: &ChainHead,
     base: &ChainHead,
 ) -> Result<Option<String>, RecorderError> {
-    let anchored = match anchor.read() {
+    let anchored = match anchored {
         Ok(a) => a,
         Err(AnchorError::Malformed { .. } | AnchorError::BadSignature { .. }) => {
             return Ok(Some(

@@ -111,6 +111,11 @@ pub(crate) async fn read_head(conn: &mut SqliteConnection) -> Result<ChainHead, 
             hash: row.try_get("hash")?,
         });
     }
+    read_base(conn).await
+}
+
+/// Where the chain starts: the newest retention checkpoint, or the genesis.
+pub(crate) async fn read_base(conn: &mut SqliteConnection) -> Result<ChainHead, RecorderError> {
     Ok(match latest_checkpoint_conn(conn).await? {
         Some(cp) => ChainHead {
             seq: cp.last_seq,
@@ -295,7 +300,7 @@ pub(crate) async fn apply_retention(
     Ok(Some(cp))
 }
 
-async fn latest_checkpoint_conn(
+pub(crate) async fn latest_checkpoint_conn(
     conn: &mut SqliteConnection,
 ) -> Result<Option<RetentionCheckpoint>, RecorderError> {
     let row = sqlx::query(CHECKPOINT_SQL)

@@ -18,11 +18,11 @@
 
 use futures::TryStreamExt;
 use serde::Serialize;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Connection, Row, SqlitePool};
 
 use super::anchor::{Anchor, AnchorError};
 use super::chain::{row_hash, RowContent};
-use super::store::{latest_checkpoint, ChainHead};
+use super::store::{latest_checkpoint_conn, ChainHead};
 use super::RecorderError;
 
 /// What broke the chain.
@@ -77,8 +77,17 @@ fn broken(sequence: i64, kind: BreakKind, detail: impl Into<String>) -> VerifyRe
 }
 
 /// Verifies the chain in `pool` against `anchor`.
+///
+/// Other processes may be writing meanwhile: the anchor is read under its lock and before the
+/// database, whose state is then read in one transaction (one snapshot), so a writer that commits,
+/// anchors or applies retention during the walk never makes a sound log look broken.
 pub async fn verify(pool: &SqlitePool, anchor: &Anchor) -> Result<VerifyReport, RecorderError> {
-    let checkpoint = latest_checkpoint(pool).await?;
+    let mut conn = pool.acquire().await?;
+    let lock = anchor.lock_async().await?;
+    let anchored = anchor.read();
+    let mut tx = conn.begin().await?;
+    let checkpoint = latest_checkpoint_conn(&mut tx).await?;
+    drop(lock);
     let mut head = match &checkpoint {
         Some(cp) => ChainHead {
             seq: cp.last_seq,
@@ -87,7 +96,7 @@ pub async fn verify(pool: &SqlitePool, anchor: &Anchor) -> Result<VerifyReport, 
         None => ChainHead::genesis(),
     };
     let from_seq = head.seq + 1;
-    let anchored = match anchor.read() {
+    let anchored = match anchored {
         Ok(a) => a,
         Err(AnchorError::Malformed { .. } | AnchorError::BadSignature { .. }) => {
             return Ok(broken(
@@ -126,7 +135,7 @@ pub async fn verify(pool: &SqlitePool, anchor: &Anchor) -> Result<VerifyReport, 
         "SELECT seq, event_id, event_type, occurred_at_ms, trace_id, job_id, profile_id, provider_id, \
          model_id, payload, prev_hash, hash FROM flight_events ORDER BY seq",
     )
-    .fetch(pool);
+    .fetch(&mut *tx);
     while let Some(row) = rows.try_next().await? {
         let seq: i64 = row.try_get("seq")?;
         let prev_hash: String = row.try_get("prev_hash")?;
@@ -177,7 +186,7 @@ pub async fn verify(pool: &SqlitePool, anchor: &Anchor) -> Result<VerifyReport, 
                 sqlx::query_scalar("SELECT seq FROM flight_events WHERE hash = ? AND seq != ?")
                     .bind(&prev_hash)
                     .bind(seq - 1)
-                    .fetch_optional(pool)
+                    .fetch_optional(&mut *tx)
                     .await?;
             return Ok(match (elsewhere, self_consistent) {
                 (Some(other), _) => broken(

@@ -3,8 +3,12 @@
 //! Inference events arrive on a bounded queue and are committed in batches, one transaction per
 //! batch. Governance events, flushes, retention and shutdown arrive on a command channel and are
 //! answered only after their transaction is committed (with `synchronous=FULL` on the writer's own
-//! connection, so the commit is durable) and the anchor was rewritten. Committed events are then
+//! connection, so the commit is durable) and the anchor was advanced. Committed events are then
 //! broadcast to live subscribers.
+//!
+//! Another process (the app and `hsk`) may run its own writer on the same database: each batch
+//! reads the head and the retention base inside its `BEGIN IMMEDIATE` transaction, so the chain
+//! stays one chain, and the anchor only ever moves forward ([`Anchor::advance`]).
 //!
 //! Queue-full policy: the producer never waits (an inference is recorded from a `Drop` as well,
 //! where waiting is impossible); the event is dropped, `dropped_total` counts it and the next
@@ -78,8 +82,6 @@ pub(crate) enum Command {
 pub(crate) struct Writer {
     pub conn: SqliteConnection,
     pub anchor: Anchor,
-    /// Where the chain starts (newest retention checkpoint, or the genesis), as anchored.
-    pub base: ChainHead,
     pub queue: mpsc::Receiver<PendingEvent>,
     pub commands: mpsc::Receiver<Command>,
     pub shared: Arc<Shared>,
@@ -213,11 +215,15 @@ impl Writer {
                 .pending_drops
                 .fetch_add(drops, Ordering::Relaxed);
         }
-        let stored = result?;
+        let (stored, base) = result?;
         if let Some(last) = stored.last() {
-            self.write_anchor(store::ChainHead {
-                seq: last.seq,
-                hash: last.hash.clone(),
+            self.advance_anchor(AnchorState {
+                head: ChainHead {
+                    seq: last.seq,
+                    hash: last.hash.clone(),
+                },
+                base,
+                pending_base: None,
             })
             .await;
         }
@@ -242,14 +248,16 @@ impl Writer {
         Ok(stored)
     }
 
+    /// Appends `batch` in one transaction; returns the rows and the retention base they extend.
     async fn transact(
         &mut self,
         batch: Vec<PendingEvent>,
-    ) -> Result<Vec<WrittenRow>, RecorderError> {
+    ) -> Result<(Vec<WrittenRow>, ChainHead), RecorderError> {
         let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
+        let base = store::read_base(&mut tx).await?;
         let stored = store::insert_batch(&mut tx, batch).await?;
         tx.commit().await?;
-        Ok(stored)
+        Ok((stored, base))
     }
 
     /// Retention in one transaction. The anchor learns of the new checkpoint as *pending* before
@@ -262,6 +270,7 @@ impl Writer {
         self.drain().await?;
         let now = chrono::Utc::now().timestamp_millis();
         let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
+        let old_base = store::read_base(&mut tx).await?;
         let Some(cp) = store::apply_retention(&mut tx, cutoff_ms, now).await? else {
             return Ok(None);
         };
@@ -271,40 +280,45 @@ impl Writer {
             hash: cp.last_hash.clone(),
         };
         if !self.shared.anchor_frozen.load(Ordering::Relaxed) {
+            // Written whatever the anchor holds: this transaction holds the database's write lock,
+            // so `head` is the newest committed event and no anchor can be ahead of it.
             let anchor = self.anchor.clone();
             let pending = AnchorState {
                 head: head.clone(),
-                base: self.base.clone(),
+                base: old_base,
                 pending_base: Some(new_base.clone()),
             };
-            tokio::task::spawn_blocking(move || anchor.write(&pending))
-                .await
-                .map_err(|e| AnchorError::Write {
-                    path: self.anchor.path().to_path_buf(),
-                    source: std::io::Error::other(e),
-                })??;
+            tokio::task::spawn_blocking(move || {
+                let _lock = anchor.lock()?;
+                anchor.write(&pending)
+            })
+            .await
+            .map_err(|e| AnchorError::Write {
+                path: self.anchor.path().to_path_buf(),
+                source: std::io::Error::other(e),
+            })??;
         }
         tx.commit().await?;
-        self.base = new_base;
-        self.write_anchor(head).await;
+        self.advance_anchor(AnchorState {
+            head,
+            base: new_base,
+            pending_base: None,
+        })
+        .await;
         Ok(Some(cp))
     }
 
-    /// Rewrites the anchor after a durable commit. A failure is counted and logged, never fatal:
-    /// the anchor is then behind the head, which verification accepts.
-    async fn write_anchor(&self, head: store::ChainHead) {
+    /// Moves the anchor forward to `state` after a durable commit (unless another process already
+    /// anchored a later point). A failure is counted and logged, never fatal: the anchor is then
+    /// behind the head, which verification accepts.
+    async fn advance_anchor(&self, state: AnchorState) {
         if self.shared.anchor_frozen.load(Ordering::Relaxed) {
             return;
         }
         let anchor = self.anchor.clone();
-        let state = AnchorState {
-            head,
-            base: self.base.clone(),
-            pending_base: None,
-        };
-        let result = tokio::task::spawn_blocking(move || anchor.write(&state)).await;
+        let result = tokio::task::spawn_blocking(move || anchor.advance(&state)).await;
         let failed = match result {
-            Ok(Ok(())) => return,
+            Ok(Ok(_)) => return,
             Ok(Err(e)) => e.to_string(),
             Err(e) => e.to_string(),
         };
