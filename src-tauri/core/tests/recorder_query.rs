@@ -196,6 +196,67 @@ async fn inference_events_are_batched_and_flush_waits_for_them() {
     assert!(rec.verify().await.unwrap().is_ok());
 }
 
+/// Group commit: events trickling in share one transaction while the batch lingers; a governance
+/// event, a flush and shutdown never wait for the linger (here an hour, so any wait would trip
+/// the timeouts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lingering_batch_gathers_trickling_events_and_never_delays_what_must_not_wait() {
+    const NEVER: Duration = Duration::from_secs(3600);
+    const PATIENCE: Duration = Duration::from_secs(20);
+    let dir = tempfile::tempdir().unwrap();
+    let config = RecorderConfig {
+        max_batch: 4,
+        batch_linger: NEVER,
+        ..Default::default()
+    };
+    let (_db, rec) = open_with(dir.path(), config).await;
+    let record = |n: usize| {
+        for _ in 0..n {
+            let ev = inference(Uuid::now_v7(), "oll");
+            let corr = inference_corr(&ev);
+            rec.record_inference(ev, corr);
+        }
+    };
+
+    // Trickling in, events wait together for more.
+    for _ in 0..3 {
+        record(1);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rec.stats().committed, 0, "a batch that is not full lingers");
+    // A governance event ends the linger: the lingering events are committed first, in order,
+    // and the governance event right after, without waiting.
+    let (event, corr) = job_started(1);
+    let stored = tokio::time::timeout(PATIENCE, rec.append_durable(event, corr))
+        .await
+        .expect("a governance event waited for the linger")
+        .unwrap();
+    assert_eq!(stored.seq, 4);
+    assert_eq!(
+        rec.stats().batches,
+        2,
+        "the three trickling events shared one commit"
+    );
+
+    // A flush commits what lingers.
+    record(1);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    tokio::time::timeout(PATIENCE, rec.flush())
+        .await
+        .expect("flush waited for the linger")
+        .unwrap();
+    let stats = rec.stats();
+    assert_eq!(
+        (stats.committed, stats.batches, stats.dropped_total),
+        (5, 3, 0)
+    );
+    assert!(rec.verify().await.unwrap().is_ok());
+    tokio::time::timeout(PATIENCE, rec.shutdown())
+        .await
+        .expect("shutdown waited for the linger")
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_full_queue_drops_are_counted_and_recorded_in_the_next_event() {
     let dir = tempfile::tempdir().unwrap();

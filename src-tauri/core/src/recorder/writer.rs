@@ -3,8 +3,9 @@
 //! Inference events arrive on a bounded queue and are committed in batches, one transaction per
 //! batch. Governance events, flushes, retention and shutdown arrive on a command channel and are
 //! answered only after their transaction is committed (with `synchronous=FULL` on the writer's own
-//! connection, so the commit is durable) and the anchor was advanced. Committed events are then
-//! broadcast to live subscribers.
+//! connection, so the commit is durable) and the anchor was advanced. After a batch of inference
+//! events the anchor is advanced by the [`AnchorKeeper`] while the writer goes on with the next
+//! batch. Committed events are then broadcast to live subscribers.
 //!
 //! Another process (the app and `hsk`) may run its own writer on the same database: each batch
 //! reads the head and the retention base inside its `BEGIN IMMEDIATE` transaction, so the chain
@@ -16,11 +17,13 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::anchor::{Anchor, AnchorError, AnchorState};
+use super::anchor_keeper::{self, AnchorKeeper};
 use super::events::FlightEvent;
 use super::store::{self, ChainHead, PendingEvent, RetentionCheckpoint, StoredEvent, WrittenRow};
 use super::RecorderError;
@@ -82,46 +85,113 @@ pub(crate) enum Command {
 pub(crate) struct Writer {
     pub conn: SqliteConnection,
     pub anchor: Anchor,
+    /// Advances the anchor after inference batches, off this task's path.
+    pub keeper: AnchorKeeper,
+    /// The newest sequence number this writer committed.
+    pub last_seq: i64,
     pub queue: mpsc::Receiver<PendingEvent>,
     pub commands: mpsc::Receiver<Command>,
     pub shared: Arc<Shared>,
     pub max_batch: usize,
+    /// How long a batch of inference events that is not full waits for more (group commit).
+    pub linger: Duration,
 }
+
+/// What the writer's loop does next. Lives on the stack for one turn of the loop; boxing the
+/// event would cost an allocation per event for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    Command(Option<Command>),
+    Event(Option<PendingEvent>),
+}
+
+type ShutdownReply = (
+    oneshot::Sender<Result<(), RecorderError>>,
+    Result<(), RecorderError>,
+);
 
 impl Writer {
     /// Runs until shutdown, or until every handle is gone (then drains the queue first).
     pub async fn run(mut self) {
         let mut queue_open = true;
+        let mut shutdown = None;
         loop {
-            tokio::select! {
+            let next = tokio::select! {
                 biased;
-                cmd = self.commands.recv() => match cmd {
-                    Some(Command::Shutdown { reply }) => {
-                        self.queue.close();
-                        let result = self.drain().await;
-                        let _ = reply.send(result);
-                        break;
+                cmd = self.commands.recv() => Next::Command(cmd),
+                ev = self.queue.recv(), if queue_open => Next::Event(ev),
+            };
+            let stop = match next {
+                Next::Command(cmd) => self.on_command(cmd, &mut shutdown).await,
+                Next::Event(Some(ev)) => {
+                    let mut batch = vec![ev];
+                    let interrupted = self.gather(&mut batch).await;
+                    self.commit_queued(batch).await;
+                    match interrupted {
+                        Some(cmd) => self.on_command(cmd, &mut shutdown).await,
+                        None => false,
                     }
-                    Some(cmd) => self.handle(cmd).await,
-                    None => {
-                        self.queue.close();
-                        if let Err(e) = self.drain().await {
-                            tracing::error!(error = %e, "flight recorder: final drain failed");
-                        }
-                        break;
-                    }
-                },
-                ev = self.queue.recv(), if queue_open => match ev {
-                    Some(ev) => {
-                        let mut batch = vec![ev];
-                        self.fill(&mut batch);
-                        self.commit_queued(batch).await;
-                    }
-                    None => queue_open = false,
-                },
+                }
+                Next::Event(None) => {
+                    queue_open = false;
+                    false
+                }
+            };
+            if stop {
+                break;
             }
         }
+        // The last anchor is written before shutdown returns.
+        self.keeper.close().await;
         let _ = self.conn.close().await;
+        if let Some((reply, result)) = shutdown {
+            let _ = reply.send(result);
+        }
+    }
+
+    /// Handles a command (or the end of the command channel); returns whether to stop.
+    async fn on_command(
+        &mut self,
+        cmd: Option<Command>,
+        shutdown: &mut Option<ShutdownReply>,
+    ) -> bool {
+        match cmd {
+            Some(Command::Shutdown { reply }) => {
+                self.queue.close();
+                *shutdown = Some((reply, self.drain().await));
+                true
+            }
+            Some(cmd) => {
+                self.handle(cmd).await;
+                false
+            }
+            None => {
+                self.queue.close();
+                if let Err(e) = self.drain().await {
+                    tracing::error!(error = %e, "flight recorder: final drain failed");
+                }
+                true
+            }
+        }
+    }
+
+    /// Fills `batch` with what is queued and, if it is not full, lingers once and fills it again
+    /// (group commit: at a few events per millisecond one transaction, fsync and anchor serve
+    /// many events instead of one each). The linger is one sleep, not a wake per event, so the
+    /// writer stays off the CPU the calls being recorded need. A command ends it at once and is
+    /// returned, to be handled right after this batch is committed.
+    async fn gather(&mut self, batch: &mut Vec<PendingEvent>) -> Option<Option<Command>> {
+        self.fill(batch);
+        if self.linger.is_zero() || batch.len() >= self.max_batch {
+            return None;
+        }
+        let interrupted = tokio::select! {
+            biased;
+            cmd = self.commands.recv() => Some(cmd),
+            () = tokio::time::sleep(self.linger) => None,
+        };
+        self.fill(batch);
+        interrupted
     }
 
     async fn handle(&mut self, cmd: Command) {
@@ -131,7 +201,7 @@ impl Writer {
                 self.fill(&mut batch);
                 let queued = batch.len();
                 batch.push(*event);
-                let result = self.commit(batch).await;
+                let result = self.commit(batch, Anchoring::Wait).await;
                 let result = match result {
                     Ok(mut written) => written
                         .pop()
@@ -145,7 +215,9 @@ impl Writer {
                 let _ = reply.send(result);
             }
             Command::Flush { reply } => {
-                let _ = reply.send(self.drain().await);
+                let result = self.drain().await;
+                self.keeper.caught_up(self.last_seq).await;
+                let _ = reply.send(result);
             }
             Command::Retention { cutoff_ms, reply } => {
                 let result = self.retention(cutoff_ms).await;
@@ -177,7 +249,7 @@ impl Writer {
                 break;
             }
             let n = batch.len() as u64;
-            if let Err(e) = self.commit(batch).await {
+            if let Err(e) = self.commit(batch, Anchoring::Background).await {
                 self.shared.count_drops(n);
                 first_error.get_or_insert(e);
             }
@@ -187,7 +259,7 @@ impl Writer {
 
     async fn commit_queued(&mut self, batch: Vec<PendingEvent>) {
         let n = batch.len() as u64;
-        if let Err(e) = self.commit(batch).await {
+        if let Err(e) = self.commit(batch, Anchoring::Background).await {
             self.shared.count_drops(n);
             tracing::error!(error = %e, events = n, "flight recorder: a batch of inference events could not be committed");
         }
@@ -196,6 +268,7 @@ impl Writer {
     async fn commit(
         &mut self,
         mut batch: Vec<PendingEvent>,
+        anchoring: Anchoring,
     ) -> Result<Vec<WrittenRow>, RecorderError> {
         let drops = self.shared.pending_drops.swap(0, Ordering::Relaxed);
         let mut carried = drops == 0;
@@ -217,15 +290,19 @@ impl Writer {
         }
         let (stored, base) = result?;
         if let Some(last) = stored.last() {
-            self.advance_anchor(AnchorState {
+            self.last_seq = last.seq;
+            let state = AnchorState {
                 head: ChainHead {
                     seq: last.seq,
                     hash: last.hash.clone(),
                 },
                 base,
                 pending_base: None,
-            })
-            .await;
+            };
+            match anchoring {
+                Anchoring::Wait => self.advance_anchor(state).await,
+                Anchoring::Background => self.keeper.submit(state),
+            }
         }
         self.shared
             .committed
@@ -315,14 +392,15 @@ impl Writer {
         if self.shared.anchor_frozen.load(Ordering::Relaxed) {
             return;
         }
-        let anchor = self.anchor.clone();
-        let result = tokio::task::spawn_blocking(move || anchor.advance(&state)).await;
-        let failed = match result {
-            Ok(Ok(_)) => return,
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => e.to_string(),
-        };
-        self.shared.anchor_failures.fetch_add(1, Ordering::Relaxed);
-        tracing::error!(error = %failed, "flight recorder: the anchor could not be written");
+        anchor_keeper::advance(&self.anchor, &self.shared, state).await;
     }
+}
+
+/// When the anchor is advanced after a commit.
+#[derive(Clone, Copy)]
+enum Anchoring {
+    /// Before the commit is answered: governance events (record before act).
+    Wait,
+    /// By the [`AnchorKeeper`], while the writer goes on: inference batches nobody waits on.
+    Background,
 }
