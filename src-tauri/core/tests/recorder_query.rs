@@ -257,6 +257,37 @@ async fn a_lingering_batch_gathers_trickling_events_and_never_delays_what_must_n
         .unwrap();
 }
 
+/// A flush waits for the anchor of queued batches, and only for those: right after a governance
+/// event (anchored before it was answered), with or without inference batches before it, a flush
+/// returns and the anchor stands at the head.
+#[tokio::test]
+async fn flush_after_a_governance_event_returns_with_the_anchor_at_the_head() {
+    const PATIENCE: Duration = Duration::from_secs(20);
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, rec) = open(dir.path()).await;
+    for queued_before in [0, 3] {
+        for _ in 0..queued_before {
+            let ev = inference(Uuid::now_v7(), "oll");
+            let corr = inference_corr(&ev);
+            rec.record_inference(ev, corr);
+        }
+        rec.flush().await.unwrap();
+        append_jobs(&rec, 0..1).await;
+        tokio::time::timeout(PATIENCE, rec.flush())
+            .await
+            .expect("flush after a governance event never returned")
+            .unwrap();
+        let report = rec.verify().await.unwrap();
+        let VerifyReport::Ok {
+            head, anchored_seq, ..
+        } = report
+        else {
+            panic!("{report:?}")
+        };
+        assert_eq!(anchored_seq, Some(head.seq));
+    }
+}
+
 #[tokio::test]
 async fn a_full_queue_drops_are_counted_and_recorded_in_the_next_event() {
     let dir = tempfile::tempdir().unwrap();

@@ -22,6 +22,8 @@ use super::writer::Shared;
 /// Handle to the keeper task.
 pub(crate) struct AnchorKeeper {
     states: mpsc::UnboundedSender<AnchorState>,
+    /// The highest head sequence handed over.
+    submitted: i64,
     /// The highest head sequence the keeper has attempted to anchor (written or failed).
     attempted: watch::Receiver<i64>,
     task: JoinHandle<()>,
@@ -35,21 +37,28 @@ impl AnchorKeeper {
         let task = tokio::spawn(keep(anchor, shared, rx, attempted_tx));
         Self {
             states,
+            submitted: 0,
             attempted,
             task,
         }
     }
 
     /// Hands over the state after a durable commit; never waits.
-    pub fn submit(&self, state: AnchorState) {
+    pub fn submit(&mut self, state: AnchorState) {
+        self.submitted = self.submitted.max(state.head.seq);
         // Fails only once the keeper is gone (the runtime is shutting down); then the anchor stays
         // behind the head, which verification accepts.
         let _ = self.states.send(state);
     }
 
-    /// Waits until every state with a head up to `seq` has been attempted.
-    pub async fn caught_up(&mut self, seq: i64) {
-        let _ = self.attempted.wait_for(|attempted| *attempted >= seq).await;
+    /// Waits until everything handed over so far has been attempted (returns at once if the
+    /// keeper is gone).
+    pub async fn caught_up(&mut self) {
+        let submitted = self.submitted;
+        let _ = self
+            .attempted
+            .wait_for(|attempted| *attempted >= submitted)
+            .await;
     }
 
     /// Writes what was handed over and stops.

@@ -202,7 +202,6 @@ impl FlightRecorder {
             conn,
             anchor: anchor.clone(),
             keeper: AnchorKeeper::spawn(anchor.clone(), shared.clone()),
-            last_seq: 0,
             queue: queue_rx,
             commands: cmd_rx,
             shared: shared.clone(),

@@ -87,8 +87,6 @@ pub(crate) struct Writer {
     pub anchor: Anchor,
     /// Advances the anchor after inference batches, off this task's path.
     pub keeper: AnchorKeeper,
-    /// The newest sequence number this writer committed.
-    pub last_seq: i64,
     pub queue: mpsc::Receiver<PendingEvent>,
     pub commands: mpsc::Receiver<Command>,
     pub shared: Arc<Shared>,
@@ -216,7 +214,7 @@ impl Writer {
             }
             Command::Flush { reply } => {
                 let result = self.drain().await;
-                self.keeper.caught_up(self.last_seq).await;
+                self.keeper.caught_up().await;
                 let _ = reply.send(result);
             }
             Command::Retention { cutoff_ms, reply } => {
@@ -290,7 +288,6 @@ impl Writer {
         }
         let (stored, base) = result?;
         if let Some(last) = stored.last() {
-            self.last_seq = last.seq;
             let state = AnchorState {
                 head: ChainHead {
                     seq: last.seq,
