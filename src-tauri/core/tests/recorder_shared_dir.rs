@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use handshake_core::recorder::anchor::Anchor;
+use handshake_core::recorder::store::ChainHead;
 use handshake_core::recorder::*;
 use recorder_common::*;
 use uuid::Uuid;
@@ -28,15 +29,17 @@ async fn two_writers_keep_one_chain_and_a_forward_only_anchor() {
         let (path, done) = (path.clone(), done.clone());
         tokio::task::spawn_blocking(move || {
             let anchor = Anchor::new(&path, AnchorKey::from_bytes(KEY));
-            let (mut last, mut reads) = (0_i64, 0_u64);
+            let (mut last, mut reads): (Option<AnchorState>, u64) = (None, 0);
             while !done.load(Ordering::Relaxed) {
                 if let Some(state) = anchor.read().unwrap() {
-                    assert!(
-                        state.head.seq >= last,
-                        "the anchor moved back from {last} to {}",
-                        state.head.seq
-                    );
-                    last = state.head.seq;
+                    // Head, base and pending retention: the whole state only moves forward.
+                    if let Some(last) = &last {
+                        assert!(
+                            &state == last || state.supersedes(last),
+                            "the anchor moved back from {last:?} to {state:?}"
+                        );
+                    }
+                    last = Some(state);
                     reads += 1;
                 }
             }
@@ -112,4 +115,59 @@ async fn two_writers_keep_one_chain_and_a_forward_only_anchor() {
         0
     );
     assert_eq!(rec1.stats().dropped_total + rec2.stats().dropped_total, 0);
+}
+
+/// Another process's retention between its pending anchor and its anchor after the commit: a
+/// recorder opening then keeps the pending base, so after that retention commits (and its process
+/// dies before anchoring again) the log still verifies and opens without a conflict.
+#[tokio::test]
+async fn opening_keeps_another_process_pending_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, rec) = open(dir.path()).await;
+    let stored = append_jobs(&rec, 0..5).await;
+    rec.shutdown().await.unwrap();
+    let link = |i: usize| ChainHead {
+        seq: stored[i].seq,
+        hash: stored[i].hash.clone(),
+    };
+    // The other process wrote its pending anchor: a checkpoint at event 3 is about to commit.
+    let anchor = Anchor::new(dir.path(), AnchorKey::from_bytes(KEY));
+    let pending = AnchorState {
+        head: link(4),
+        base: ChainHead::genesis(),
+        pending_base: Some(link(2)),
+    };
+    anchor.write(&pending).unwrap();
+
+    let (_db2, opened) = open(dir.path()).await;
+    assert!(!opened.stats().anchor_conflict);
+    assert_eq!(
+        anchor.read().unwrap(),
+        Some(pending),
+        "the pending base was erased"
+    );
+
+    // The other process commits its retention (as its writer does) and dies before anchoring.
+    let mut tx = db.pool().begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO flight_retention (last_seq, last_hash, dropped, cutoff_ms, applied_at_ms) \
+         VALUES (?, ?, 3, 0, 0)",
+    )
+    .bind(stored[2].seq)
+    .bind(&stored[2].hash)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM flight_events WHERE seq <= ?")
+        .bind(stored[2].seq)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let report = opened.verify().await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    let (_db3, again) = open(dir.path()).await;
+    assert!(!again.stats().anchor_conflict);
+    assert!(again.verify().await.unwrap().is_ok());
 }

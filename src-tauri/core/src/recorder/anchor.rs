@@ -178,6 +178,43 @@ impl AnchorState {
     }
 }
 
+/// Longest wait for the anchor's lock. Every holder keeps it for one small file read and write; a
+/// holder that stopped (a process suspended in a debugger) must not hang governance actions
+/// everywhere else, so a wait this long fails as an anchor error instead.
+pub const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn lock_patiently(file: std::fs::File, path: PathBuf) -> Result<AnchorLock, AnchorError> {
+    lock_within(file, path, LOCK_PATIENCE)
+}
+
+fn lock_within(
+    file: std::fs::File,
+    path: PathBuf,
+    patience: std::time::Duration,
+) -> Result<AnchorLock, AnchorError> {
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(AnchorLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(AnchorError::Lock {
+                    path,
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "another process has held the anchor's lock for too long",
+                    ),
+                })
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(AnchorError::Lock { path, source })
+            }
+        }
+    }
+}
+
 /// An exclusive hold on one data directory's anchor, released when dropped (or when the process
 /// dies: the operating system drops the advisory lock with the file).
 #[derive(Debug)]
@@ -222,8 +259,8 @@ impl Anchor {
         self.path.with_file_name(ANCHOR_LOCK_FILE_NAME)
     }
 
-    /// Waits for the exclusive lock on this anchor. Blocking: call it off the async executor, or
-    /// use [`Anchor::lock_async`]. A read-only data directory is locked through a read-only handle.
+    /// Waits (at most [`LOCK_PATIENCE`]) for the exclusive lock on this anchor, creating the lock
+    /// file if needed. Blocking: call it off the async executor, or use [`Anchor::lock_async`].
     pub fn lock(&self) -> Result<AnchorLock, AnchorError> {
         let path = self.lock_path();
         let file = std::fs::OpenOptions::new()
@@ -232,20 +269,40 @@ impl Anchor {
             .create(true)
             .truncate(false)
             .open(&path)
-            .or_else(|_| std::fs::File::open(&path))
             .map_err(|source| AnchorError::Lock {
                 path: path.clone(),
                 source,
             })?;
-        file.lock()
-            .map_err(|source| AnchorError::Lock { path, source })?;
-        Ok(AnchorLock { _file: file })
+        lock_patiently(file, path)
+    }
+
+    /// The lock for a reader (`verify`): taken if the lock file exists, `None` if it does not
+    /// (no writer of this version has used the directory, so none is writing it). Never creates a
+    /// file, so a copied or read-only data directory can be verified. Blocking.
+    pub fn lock_if_present(&self) -> Result<Option<AnchorLock>, AnchorError> {
+        let path = self.lock_path();
+        match std::fs::File::open(&path) {
+            Ok(file) => lock_patiently(file, path).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(AnchorError::Lock { path, source }),
+        }
     }
 
     /// [`Anchor::lock`] on the blocking pool.
     pub async fn lock_async(&self) -> Result<AnchorLock, AnchorError> {
         let anchor = self.clone();
         tokio::task::spawn_blocking(move || anchor.lock())
+            .await
+            .map_err(|e| AnchorError::Lock {
+                path: self.lock_path(),
+                source: std::io::Error::other(e),
+            })?
+    }
+
+    /// [`Anchor::lock_if_present`] on the blocking pool.
+    pub async fn lock_if_present_async(&self) -> Result<Option<AnchorLock>, AnchorError> {
+        let anchor = self.clone();
+        tokio::task::spawn_blocking(move || anchor.lock_if_present())
             .await
             .map_err(|e| AnchorError::Lock {
                 path: self.lock_path(),
@@ -487,6 +544,27 @@ mod tests {
         ));
         drop(held);
         other.try_lock().unwrap();
+    }
+
+    #[test]
+    fn a_lock_held_too_long_is_an_error_and_readers_need_no_lock_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let anchor = Anchor::new(dir.path(), AnchorKey::from_bytes([7; 32]));
+        // Nothing has written here: a reader goes without the lock and creates nothing.
+        assert!(anchor.lock_if_present().unwrap().is_none());
+        assert!(!dir.path().join(ANCHOR_LOCK_FILE_NAME).exists());
+
+        let held = anchor.lock().unwrap();
+        let path = dir.path().join(ANCHOR_LOCK_FILE_NAME);
+        let other = std::fs::File::open(&path).unwrap();
+        match lock_within(other, path, std::time::Duration::from_millis(50)) {
+            Err(AnchorError::Lock { source, .. }) => {
+                assert_eq!(source.kind(), std::io::ErrorKind::TimedOut)
+            }
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        drop(held);
+        assert!(anchor.lock_if_present().unwrap().is_some());
     }
 
     #[test]

@@ -168,6 +168,7 @@ impl FlightRecorder {
         // behind it unless events were removed.
         let lock = anchor.lock_async().await?;
         let anchored = anchor.read();
+        let current = anchored.as_ref().ok().cloned().flatten();
         let (head, base) = {
             let mut tx = conn.begin().await?;
             let head = store::read_head(&mut tx).await?;
@@ -176,13 +177,14 @@ impl FlightRecorder {
             (head, base)
         };
         match anchor_conflict(db.pool(), anchored, &head, &base).await? {
+            // Already certified (or a later point: another process's retention that is pending
+            // or just committed must keep its pending base).
+            None if current
+                .as_ref()
+                .is_some_and(|c| !state_at(&head, &base).supersedes(c)) => {}
             None => {
                 let a = anchor.clone();
-                let state = AnchorState {
-                    head,
-                    base,
-                    pending_base: None,
-                };
+                let state = state_at(&head, &base);
                 tokio::task::spawn_blocking(move || a.write(&state))
                     .await
                     .map_err(|e| AnchorError::Write {
@@ -353,6 +355,14 @@ impl FlightRecorder {
             anchor_failures: s.anchor_failures.load(Ordering::Relaxed),
             anchor_conflict: s.anchor_frozen.load(Ordering::Relaxed),
         }
+    }
+}
+
+fn state_at(head: &ChainHead, base: &ChainHead) -> AnchorState {
+    AnchorState {
+        head: head.clone(),
+        base: base.clone(),
+        pending_base: None,
     }
 }
 

@@ -82,8 +82,9 @@ fn broken(sequence: i64, kind: BreakKind, detail: impl Into<String>) -> VerifyRe
 /// database, whose state is then read in one transaction (one snapshot), so a writer that commits,
 /// anchors or applies retention during the walk never makes a sound log look broken.
 pub async fn verify(pool: &SqlitePool, anchor: &Anchor) -> Result<VerifyReport, RecorderError> {
+    // Lock, then a connection: the order `FlightRecorder::open` takes them in too.
+    let lock = anchor.lock_if_present_async().await?;
     let mut conn = pool.acquire().await?;
-    let lock = anchor.lock_async().await?;
     let anchored = anchor.read();
     let mut tx = conn.begin().await?;
     let checkpoint = latest_checkpoint_conn(&mut tx).await?;
