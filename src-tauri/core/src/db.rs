@@ -55,6 +55,11 @@ pub enum DbError {
     Sqlx(#[from] sqlx::Error),
 }
 
+/// Page size of a new database file (an existing file keeps the size it was created with).
+/// 16 KiB rather than SQLite's 4 KiB: the Flight Recorder appends to six B-trees per event, and
+/// larger pages split and checkpoint less often (docs/benchmarks.md).
+pub const PAGE_SIZE: u32 = 16 * 1024;
+
 /// An open, migrated database.
 #[derive(Clone, Debug)]
 pub struct Database {
@@ -75,6 +80,7 @@ impl Database {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(&path)
             .create_if_missing(true)
+            .page_size(PAGE_SIZE)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)

@@ -18,6 +18,7 @@
 
 pub mod anchor;
 mod anchor_keeper;
+mod appender;
 pub mod chain;
 pub mod events;
 mod export;
@@ -27,6 +28,7 @@ pub mod store;
 pub mod verify;
 mod writer;
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::Ordering;
@@ -48,6 +50,7 @@ pub use verify::{BreakKind, VerifyReport};
 
 use crate::db::Database;
 use anchor_keeper::AnchorKeeper;
+use appender::Appender;
 use store::PendingEvent;
 use writer::{Command, Shared, Writer};
 
@@ -201,7 +204,7 @@ impl FlightRecorder {
         let (queue_tx, queue_rx) = mpsc::channel(config.queue_capacity.max(1));
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
         let writer = Writer {
-            conn,
+            appender: Appender::spawn(conn, anchor.clone(), shared.clone()),
             anchor: anchor.clone(),
             keeper: AnchorKeeper::spawn(anchor.clone(), shared.clone()),
             queue: queue_rx,
@@ -209,6 +212,9 @@ impl FlightRecorder {
             shared: shared.clone(),
             max_batch: config.max_batch.max(1),
             linger: config.batch_linger,
+            predicted: Some(head.clone()),
+            last_committed: Some(head),
+            in_flight: VecDeque::new(),
         };
         tokio::spawn(writer.run());
         let recorder = Self {

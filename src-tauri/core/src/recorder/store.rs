@@ -162,62 +162,122 @@ impl WrittenRow {
     }
 }
 
-/// Appends `events` after the head, inside the caller's transaction. Returns them as written.
-///
-/// Each payload is serialised once, straight from the typed event to the JSON text that is
-/// hashed and stored (no intermediate `serde_json::Value`).
-pub(crate) async fn insert_batch(
+/// A batch of events encoded for the chain: payloads serialised, ids formatted, and each row
+/// linked onto a head. Encoding is the CPU-heavy part of an append and needs no database, so the
+/// writer does it for the next batch while the previous one is being inserted; the links are
+/// checked against the real head inside the transaction ([`insert_prepared`]).
+#[derive(Debug, Default)]
+pub(crate) struct PreparedBatch {
+    pub rows: Vec<WrittenRow>,
+    /// Each row's event id and trace id as the text that is hashed and stored.
+    ids: Vec<(String, Option<String>)>,
+}
+
+impl PreparedBatch {
+    /// Encodes `events` and links them onto `head` (or leaves them unlinked, for
+    /// [`insert_prepared`] to link, when the head is not known).
+    ///
+    /// Each payload is serialised once, straight from the typed event to the JSON text that is
+    /// hashed and stored (no intermediate `serde_json::Value`).
+    pub(crate) fn encode(
+        events: Vec<PendingEvent>,
+        head: Option<&ChainHead>,
+    ) -> Result<Self, RecorderError> {
+        let mut rows = Vec::with_capacity(events.len());
+        let mut ids = Vec::with_capacity(events.len());
+        let mut uuid_buf = Uuid::encode_buffer();
+        for pending in events {
+            let payload = serde_json::to_string(&pending.event).map_err(RecorderError::Encode)?;
+            ids.push((
+                pending
+                    .event_id
+                    .hyphenated()
+                    .encode_lower(&mut uuid_buf)
+                    .to_owned(),
+                pending
+                    .correlation
+                    .trace_id
+                    .map(|t| t.hyphenated().encode_lower(&mut uuid_buf).to_owned()),
+            ));
+            rows.push(WrittenRow {
+                seq: 0,
+                event_id: pending.event_id,
+                event_type: pending.event.event_type().as_str(),
+                occurred_at_ms: pending.occurred_at_ms,
+                correlation: pending.correlation,
+                payload,
+                prev_hash: String::new(),
+                hash: String::new(),
+            });
+        }
+        let mut batch = Self { rows, ids };
+        if let Some(head) = head {
+            batch.link(head);
+        }
+        Ok(batch)
+    }
+
+    /// Numbers and hashes the rows as the continuation of `head`.
+    fn link(&mut self, head: &ChainHead) {
+        let mut seq = head.seq;
+        let mut prev = head.hash.clone();
+        for (row, (event_id, trace_id)) in self.rows.iter_mut().zip(&self.ids) {
+            seq += 1;
+            let c = &row.correlation;
+            let content = RowContent {
+                seq,
+                event_id,
+                event_type: row.event_type,
+                occurred_at_ms: row.occurred_at_ms,
+                trace_id: trace_id.as_deref(),
+                job_id: c.job_id.as_ref().map(|v| v.as_str()),
+                profile_id: c.profile_id.as_ref().map(|v| v.as_str()),
+                provider_id: c.provider_id.as_ref().map(|v| v.as_str()),
+                model_id: c.model_id.as_ref().map(|v| v.as_str()),
+                payload: &row.payload,
+            };
+            let hash = row_hash(&prev, &content);
+            row.seq = seq;
+            row.prev_hash = std::mem::replace(&mut prev, hash.clone());
+            row.hash = hash;
+        }
+    }
+
+    /// Whether the first row links onto `head` (true for an empty batch).
+    fn extends(&self, head: &ChainHead) -> bool {
+        self.rows
+            .first()
+            .is_none_or(|r| r.seq == head.seq + 1 && r.prev_hash == head.hash)
+    }
+
+    /// The last row's place in the chain, or `None` for an empty batch.
+    pub(crate) fn last(&self) -> Option<ChainHead> {
+        self.rows.last().map(|r| ChainHead {
+            seq: r.seq,
+            hash: r.hash.clone(),
+        })
+    }
+}
+
+/// Appends `batch` after the head, inside the caller's transaction, relinking it first if the
+/// head is not the one it was encoded against (another process appended meanwhile, or the
+/// previous batch was rolled back).
+pub(crate) async fn insert_prepared(
     conn: &mut SqliteConnection,
-    events: Vec<PendingEvent>,
-) -> Result<Vec<WrittenRow>, RecorderError> {
-    let mut head = read_head(conn).await?;
-    let mut written = Vec::with_capacity(events.len());
-    let mut uuid_buf = uuid::Uuid::encode_buffer();
-    let mut ids: Vec<(String, Option<String>)> = Vec::with_capacity(events.len());
-    for pending in events {
-        let payload = serde_json::to_string(&pending.event).map_err(RecorderError::Encode)?;
-        let event_type = pending.event.event_type().as_str();
-        let event_id = pending
-            .event_id
-            .hyphenated()
-            .encode_lower(&mut uuid_buf)
-            .to_owned();
-        let trace_id = pending
-            .correlation
-            .trace_id
-            .map(|t| t.hyphenated().encode_lower(&mut uuid_buf).to_owned());
-        let c = pending.correlation;
-        let seq = head.seq + 1;
-        let content = RowContent {
-            seq,
-            event_id: &event_id,
-            event_type,
-            occurred_at_ms: pending.occurred_at_ms,
-            trace_id: trace_id.as_deref(),
-            job_id: c.job_id.as_ref().map(|v| v.as_str()),
-            profile_id: c.profile_id.as_ref().map(|v| v.as_str()),
-            provider_id: c.provider_id.as_ref().map(|v| v.as_str()),
-            model_id: c.model_id.as_ref().map(|v| v.as_str()),
-            payload: &payload,
-        };
-        let hash = row_hash(&head.hash, &content);
-        written.push(WrittenRow {
-            seq,
-            event_id: pending.event_id,
-            event_type,
-            occurred_at_ms: pending.occurred_at_ms,
-            correlation: c,
-            payload,
-            prev_hash: std::mem::replace(&mut head.hash, hash.clone()),
-            hash,
-        });
-        ids.push((event_id, trace_id));
-        head.seq = seq;
+    batch: &mut PreparedBatch,
+) -> Result<(), RecorderError> {
+    let head = read_head(conn).await?;
+    if !batch.extends(&head) {
+        batch.link(&head);
     }
     // Multi-row INSERTs: one statement per chunk keeps the per-event cost low (SQLite allows
     // 32,766 bound parameters; 12 per row). Full chunks share one SQL text, so sqlx prepares the
     // statement once per connection and reuses it.
-    for (rows, ids) in written.chunks(INSERT_CHUNK).zip(ids.chunks(INSERT_CHUNK)) {
+    for (rows, ids) in batch
+        .rows
+        .chunks(INSERT_CHUNK)
+        .zip(batch.ids.chunks(INSERT_CHUNK))
+    {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO flight_events (seq, event_id, event_type, occurred_at_ms, trace_id, job_id, \
              profile_id, provider_id, model_id, payload, prev_hash, hash) ",
@@ -239,7 +299,7 @@ pub(crate) async fn insert_batch(
         });
         qb.build().execute(&mut *conn).await?;
     }
-    Ok(written)
+    Ok(())
 }
 
 const INSERT_CHUNK: usize = 256;

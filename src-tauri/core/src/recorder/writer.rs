@@ -15,17 +15,20 @@
 //! where waiting is impossible); the event is dropped, `dropped_total` counts it and the next
 //! inference event written carries the count in `dropped_before`. Nothing is dropped silently.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::anchor::{Anchor, AnchorError, AnchorState};
+use super::anchor::{Anchor, AnchorState};
 use super::anchor_keeper::{self, AnchorKeeper};
+use super::appender::{AppendReply, Appended, Appender};
 use super::events::FlightEvent;
-use super::store::{self, ChainHead, PendingEvent, RetentionCheckpoint, StoredEvent, WrittenRow};
+use super::store::{
+    ChainHead, PendingEvent, PreparedBatch, RetentionCheckpoint, StoredEvent, WrittenRow,
+};
 use super::RecorderError;
 
 /// Counters shared by the writer and the handles.
@@ -83,16 +86,36 @@ pub(crate) enum Command {
 }
 
 pub(crate) struct Writer {
-    pub conn: SqliteConnection,
     pub anchor: Anchor,
     /// Advances the anchor after inference batches, off this task's path.
     pub keeper: AnchorKeeper,
+    /// Runs the transactions on the writer's connection while this task encodes the next batch.
+    pub appender: Appender,
     pub queue: mpsc::Receiver<PendingEvent>,
     pub commands: mpsc::Receiver<Command>,
     pub shared: Arc<Shared>,
     pub max_batch: usize,
     /// How long a batch of inference events that is not full waits for more (group commit).
     pub linger: Duration,
+    /// The head the next batch is encoded against: the last row of the last batch handed to the
+    /// appender. `None` after a batch was relinked or failed (the prediction is off until the
+    /// batches in flight are settled).
+    pub predicted: Option<ChainHead>,
+    /// The head after the last batch that was committed, `None` after a failure.
+    pub last_committed: Option<ChainHead>,
+    /// Batches handed to the appender and not yet settled, oldest first (at most two).
+    pub in_flight: VecDeque<InFlight>,
+}
+
+/// A batch handed to the appender: what settling it needs.
+pub(crate) struct InFlight {
+    reply: AppendReply,
+    events: u64,
+    /// Drops carried in this batch's `dropped_before`, to be carried again if it fails.
+    carried_drops: u64,
+    /// The last row's place in the chain as encoded (`None`: encoded unlinked).
+    expected_last: Option<ChainHead>,
+    anchoring: Anchoring,
 }
 
 /// What the writer's loop does next. Lives on the stack for one turn of the loop; boxing the
@@ -114,17 +137,32 @@ impl Writer {
         let mut queue_open = true;
         let mut shutdown = None;
         loop {
-            let next = tokio::select! {
-                biased;
-                cmd = self.commands.recv() => Next::Command(cmd),
-                ev = self.queue.recv(), if queue_open => Next::Event(ev),
+            let next = if self.in_flight.is_empty() {
+                tokio::select! {
+                    biased;
+                    cmd = self.commands.recv() => Next::Command(cmd),
+                    ev = self.queue.recv(), if queue_open => Next::Event(ev),
+                }
+            } else {
+                // Something is being inserted: take what is queued now, or else settle it (its
+                // anchor, counters and broadcast are not delayed by an idle queue).
+                match self.commands.try_recv() {
+                    Ok(cmd) => Next::Command(Some(cmd)),
+                    Err(_) => match self.queue.try_recv() {
+                        Ok(ev) => Next::Event(Some(ev)),
+                        Err(_) => {
+                            let _ = self.settle_all().await;
+                            continue;
+                        }
+                    },
+                }
             };
             let stop = match next {
                 Next::Command(cmd) => self.on_command(cmd, &mut shutdown).await,
                 Next::Event(Some(ev)) => {
                     let mut batch = vec![ev];
                     let interrupted = self.gather(&mut batch).await;
-                    self.commit_queued(batch).await;
+                    let _ = self.submit(batch, Anchoring::Background).await;
                     match interrupted {
                         Some(cmd) => self.on_command(cmd, &mut shutdown).await,
                         None => false,
@@ -139,9 +177,10 @@ impl Writer {
                 break;
             }
         }
+        let _ = self.settle_all().await;
         // The last anchor is written before shutdown returns.
         self.keeper.close().await;
-        let _ = self.conn.close().await;
+        self.appender.close().await;
         if let Some((reply, result)) = shutdown {
             let _ = reply.send(result);
         }
@@ -176,11 +215,12 @@ impl Writer {
     /// Fills `batch` with what is queued and, if it is not full, lingers once and fills it again
     /// (group commit: at a few events per millisecond one transaction, fsync and anchor serve
     /// many events instead of one each). The linger is one sleep, not a wake per event, so the
-    /// writer stays off the CPU the calls being recorded need. A command ends it at once and is
-    /// returned, to be handled right after this batch is committed.
+    /// writer stays off the CPU the calls being recorded need; it is skipped while a batch is in
+    /// flight (its insert is the wait). A command ends it at once and is returned, to be handled
+    /// right after this batch is handed over.
     async fn gather(&mut self, batch: &mut Vec<PendingEvent>) -> Option<Option<Command>> {
         self.fill(batch);
-        if self.linger.is_zero() || batch.len() >= self.max_batch {
+        if self.linger.is_zero() || batch.len() >= self.max_batch || !self.in_flight.is_empty() {
             return None;
         }
         let interrupted = tokio::select! {
@@ -195,20 +235,19 @@ impl Writer {
     async fn handle(&mut self, cmd: Command) {
         match cmd {
             Command::Durable { event, reply } => {
+                // Whatever is in flight first, so that the reply below is this batch's.
+                let _ = self.settle_all().await;
                 let mut batch = Vec::new();
                 self.fill(&mut batch);
-                let queued = batch.len();
                 batch.push(*event);
-                let result = self.commit(batch, Anchoring::Wait).await;
-                let result = match result {
-                    Ok(mut written) => written
-                        .pop()
-                        .ok_or(RecorderError::WriterGone)
-                        .and_then(|row| row.to_stored()),
-                    Err(e) => {
-                        self.shared.count_drops(queued as u64);
-                        Err(e)
-                    }
+                let result = match self.submit(batch, Anchoring::Wait).await {
+                    Ok(()) => self.settle_oldest().await.and_then(|written| {
+                        written
+                            .last()
+                            .ok_or(RecorderError::WriterGone)
+                            .and_then(|row| row.to_stored())
+                    }),
+                    Err(e) => Err(e),
                 };
                 let _ = reply.send(result);
             }
@@ -237,78 +276,167 @@ impl Writer {
         }
     }
 
-    /// Commits everything queued now.
+    /// Commits everything queued now; returns the first failure.
     async fn drain(&mut self) -> Result<(), RecorderError> {
-        let mut first_error = None;
+        let mut first_error = self.settle_all().await.err();
         loop {
             let mut batch = Vec::new();
             self.fill(&mut batch);
             if batch.is_empty() {
                 break;
             }
-            let n = batch.len() as u64;
-            if let Err(e) = self.commit(batch, Anchoring::Background).await {
-                self.shared.count_drops(n);
+            if let Err(e) = self.submit(batch, Anchoring::Background).await {
+                first_error.get_or_insert(e);
+            }
+        }
+        if let Err(e) = self.settle_all().await {
+            first_error.get_or_insert(e);
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Encodes `batch` and hands it to the appender; settles the previous batch while this one
+    /// waits its turn, so that at most two are in flight. Errors of a settled batch are counted
+    /// and logged there and returned; a batch that cannot be handed over is counted as dropped.
+    async fn submit(
+        &mut self,
+        mut batch: Vec<PendingEvent>,
+        anchoring: Anchoring,
+    ) -> Result<(), RecorderError> {
+        if self.predicted.is_none() {
+            let _ = self.settle_all().await;
+            self.predicted = self.last_committed.clone();
+        }
+        let events = batch.len() as u64;
+        let carried_drops = self.carry_drops(&mut batch);
+        let handed = match PreparedBatch::encode(batch, self.predicted.as_ref()) {
+            Ok(prepared) => {
+                let expected_last = self.predicted.as_ref().and(prepared.last());
+                self.appender
+                    .append(prepared)
+                    .await
+                    .map(|reply| (reply, expected_last))
+            }
+            Err(e) => Err(e),
+        };
+        let (reply, expected_last) = match handed {
+            Ok(handed) => handed,
+            Err(e) => {
+                self.lost(events, carried_drops, &e);
+                self.predicted = None;
+                return Err(e);
+            }
+        };
+        self.predicted.clone_from(&expected_last);
+        self.in_flight.push_back(InFlight {
+            reply,
+            events,
+            carried_drops,
+            expected_last,
+            anchoring,
+        });
+        let mut result = Ok(());
+        while self.in_flight.len() > 1 {
+            if let Err(e) = self.settle_oldest().await {
+                result = Err(e);
+            }
+        }
+        result
+    }
+
+    /// Puts the count of drops not yet recorded into the first inference event of `batch`;
+    /// returns it (0 when there were none or nowhere to put them).
+    fn carry_drops(&self, batch: &mut [PendingEvent]) -> u64 {
+        let drops = self.shared.pending_drops.swap(0, Ordering::Relaxed);
+        if drops == 0 {
+            return 0;
+        }
+        match batch.iter_mut().find_map(|p| match &mut p.event {
+            FlightEvent::LlmInference(inf) => Some(inf),
+            _ => None,
+        }) {
+            Some(inf) => {
+                inf.dropped_before = Some(drops);
+                drops
+            }
+            None => {
+                self.shared
+                    .pending_drops
+                    .fetch_add(drops, Ordering::Relaxed);
+                0
+            }
+        }
+    }
+
+    /// Counts a batch that was not committed as dropped (and its carried drops as still to be
+    /// recorded).
+    fn lost(&self, events: u64, carried_drops: u64, error: &RecorderError) {
+        self.shared
+            .pending_drops
+            .fetch_add(carried_drops, Ordering::Relaxed);
+        self.shared.count_drops(events);
+        tracing::error!(error = %error, events, "flight recorder: a batch of events could not be committed");
+    }
+
+    /// Settles every batch in flight; returns the first failure.
+    async fn settle_all(&mut self) -> Result<(), RecorderError> {
+        let mut first_error = None;
+        while !self.in_flight.is_empty() {
+            if let Err(e) = self.settle_oldest().await {
                 first_error.get_or_insert(e);
             }
         }
         first_error.map_or(Ok(()), Err)
     }
 
-    async fn commit_queued(&mut self, batch: Vec<PendingEvent>) {
-        let n = batch.len() as u64;
-        if let Err(e) = self.commit(batch, Anchoring::Background).await {
-            self.shared.count_drops(n);
-            tracing::error!(error = %e, events = n, "flight recorder: a batch of inference events could not be committed");
-        }
-    }
-
-    async fn commit(
-        &mut self,
-        mut batch: Vec<PendingEvent>,
-        anchoring: Anchoring,
-    ) -> Result<Vec<WrittenRow>, RecorderError> {
-        let drops = self.shared.pending_drops.swap(0, Ordering::Relaxed);
-        let mut carried = drops == 0;
-        if !carried {
-            if let Some(FlightEvent::LlmInference(inf)) = batch
-                .iter_mut()
-                .map(|p| &mut p.event)
-                .find(|e| matches!(e, FlightEvent::LlmInference(_)))
-            {
-                inf.dropped_before = Some(drops);
-                carried = true;
+    /// Waits for the oldest batch in flight to be committed, then anchors, counts and broadcasts
+    /// it. Returns its rows.
+    async fn settle_oldest(&mut self) -> Result<Vec<WrittenRow>, RecorderError> {
+        let Some(flight) = self.in_flight.pop_front() else {
+            return Ok(Vec::new());
+        };
+        let result = match flight.reply.await {
+            Ok(result) => result,
+            Err(_) => Err(RecorderError::WriterGone),
+        };
+        let Appended { rows, base } = match result {
+            Ok(appended) => appended,
+            Err(e) => {
+                self.lost(flight.events, flight.carried_drops, &e);
+                self.predicted = None;
+                self.last_committed = None;
+                return Err(e);
             }
+        };
+        let Some(last) = rows.last() else {
+            return Ok(rows);
+        };
+        let head = ChainHead {
+            seq: last.seq,
+            hash: last.hash.clone(),
+        };
+        if flight.expected_last.as_ref() != Some(&head) {
+            // Relinked: the batches after it were encoded on a chain that is not the real one.
+            self.predicted = None;
         }
-        let result = self.transact(batch).await;
-        if !carried || result.is_err() {
-            self.shared
-                .pending_drops
-                .fetch_add(drops, Ordering::Relaxed);
-        }
-        let (stored, base) = result?;
-        if let Some(last) = stored.last() {
-            let state = AnchorState {
-                head: ChainHead {
-                    seq: last.seq,
-                    hash: last.hash.clone(),
-                },
-                base,
-                pending_base: None,
-            };
-            match anchoring {
-                Anchoring::Wait => self.advance_anchor(state).await,
-                Anchoring::Background => self.keeper.submit(state),
-            }
+        self.last_committed = Some(head.clone());
+        let state = AnchorState {
+            head,
+            base,
+            pending_base: None,
+        };
+        match flight.anchoring {
+            Anchoring::Wait => self.advance_anchor(state).await,
+            Anchoring::Background => self.keeper.submit(state),
         }
         self.shared
             .committed
-            .fetch_add(stored.len() as u64, Ordering::Relaxed);
+            .fetch_add(rows.len() as u64, Ordering::Relaxed);
         self.shared.batches.fetch_add(1, Ordering::Relaxed);
         // The events are built for the broadcast only when someone listens (the common case is
         // nobody, and building them is a large share of a batch's CPU time).
         if self.shared.live.receiver_count() > 0 {
-            for row in &stored {
+            for row in &rows {
                 match row.to_stored() {
                     Ok(ev) => {
                         let _ = self.shared.live.send(Arc::new(ev));
@@ -319,67 +447,21 @@ impl Writer {
                 }
             }
         }
-        Ok(stored)
+        Ok(rows)
     }
 
-    /// Appends `batch` in one transaction; returns the rows and the retention base they extend.
-    async fn transact(
-        &mut self,
-        batch: Vec<PendingEvent>,
-    ) -> Result<(Vec<WrittenRow>, ChainHead), RecorderError> {
-        let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
-        let base = store::read_base(&mut tx).await?;
-        let stored = store::insert_batch(&mut tx, batch).await?;
-        tx.commit().await?;
-        Ok((stored, base))
-    }
-
-    /// Retention in one transaction. The anchor learns of the new checkpoint as *pending* before
-    /// the commit (a failure there aborts the retention) and as the base after it, so a crash on
-    /// either side verifies, while a checkpoint the anchor never saw shows as deleted events.
+    /// Retention, after everything queued before it is committed; the anchor moves to the new
+    /// base once the retention is committed.
     async fn retention(
         &mut self,
         cutoff_ms: i64,
     ) -> Result<Option<RetentionCheckpoint>, RecorderError> {
         self.drain().await?;
-        let now = chrono::Utc::now().timestamp_millis();
-        let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
-        let old_base = store::read_base(&mut tx).await?;
-        let Some(cp) = store::apply_retention(&mut tx, cutoff_ms, now).await? else {
+        let Some(retained) = self.appender.retention(cutoff_ms).await? else {
             return Ok(None);
         };
-        let head = store::read_head(&mut tx).await?;
-        let new_base = ChainHead {
-            seq: cp.last_seq,
-            hash: cp.last_hash.clone(),
-        };
-        if !self.shared.anchor_frozen.load(Ordering::Relaxed) {
-            // Written whatever the anchor holds: this transaction holds the database's write lock,
-            // so `head` is the newest committed event and no anchor can be ahead of it.
-            let anchor = self.anchor.clone();
-            let pending = AnchorState {
-                head: head.clone(),
-                base: old_base,
-                pending_base: Some(new_base.clone()),
-            };
-            tokio::task::spawn_blocking(move || {
-                let _lock = anchor.lock()?;
-                anchor.write(&pending)
-            })
-            .await
-            .map_err(|e| AnchorError::Write {
-                path: self.anchor.path().to_path_buf(),
-                source: std::io::Error::other(e),
-            })??;
-        }
-        tx.commit().await?;
-        self.advance_anchor(AnchorState {
-            head,
-            base: new_base,
-            pending_base: None,
-        })
-        .await;
-        Ok(Some(cp))
+        self.advance_anchor(retained.anchor).await;
+        Ok(Some(retained.checkpoint))
     }
 
     /// Moves the anchor forward to `state` after a durable commit (unless another process already
@@ -395,7 +477,7 @@ impl Writer {
 
 /// When the anchor is advanced after a commit.
 #[derive(Clone, Copy)]
-enum Anchoring {
+pub(crate) enum Anchoring {
     /// Before the commit is answered: governance events (record before act).
     Wait,
     /// By the [`AnchorKeeper`], while the writer goes on: inference batches nobody waits on.
