@@ -410,3 +410,60 @@ async fn an_export_recomputes_to_the_same_chain() {
         prev = text("hash").unwrap();
     }
 }
+
+/// A batch the database refuses is counted as dropped and carried into the next event, a
+/// governance event it refuses fails its caller, and the writer goes on: the batches after a
+/// failure are linked onto the real head (not the one the failed batch would have left), so
+/// the chain still verifies.
+#[tokio::test]
+async fn a_refused_batch_is_counted_and_the_chain_goes_on_from_the_real_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = RecorderConfig {
+        batch_linger: Duration::ZERO,
+        ..Default::default()
+    };
+    let (db, rec) = open_with(dir.path(), config).await;
+    append_jobs(&rec, 0..3).await;
+    // A stand-in for a failing disk: the database refuses every append while this exists.
+    sqlx::query(
+        "CREATE TRIGGER refuse_all BEFORE INSERT ON flight_events \
+         BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    for _ in 0..5 {
+        let ev = inference(Uuid::new_v4(), "oll");
+        let corr = inference_corr(&ev);
+        rec.record_inference(ev, corr);
+    }
+    let err = rec.flush().await.unwrap_err();
+    assert!(
+        err.to_string().contains("disk full (test)"),
+        "the database's reason reaches the caller: {err}"
+    );
+    let (event, corr) = job_started(9);
+    let err = rec.append_durable(event, corr).await.unwrap_err();
+    assert!(matches!(err, RecorderError::WriterDb(_)), "{err:?}");
+    assert_eq!(rec.stats().dropped_total, 5);
+    assert_eq!(rec.stats().committed, 3);
+
+    sqlx::query("DROP TRIGGER refuse_all")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let ev = inference(Uuid::new_v4(), "oll");
+    rec.record_inference(ev.clone(), inference_corr(&ev));
+    rec.flush().await.unwrap();
+    let (event, corr) = job_started(10);
+    let governance = rec.append_durable(event, corr).await.unwrap();
+    assert_eq!(governance.seq, 5, "the chain continues from the real head");
+    let events = rec.tail(10).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    assert_eq!(events[3].payload["dropped_before"], 5);
+    let report = rec.verify().await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
+}

@@ -1,22 +1,19 @@
-//! The writer's database stage: owns the writer's connection and runs its transactions (appending
-//! encoded batches, applying retention) in a task of its own, so that the writer encodes the next
-//! batch while this one is being inserted.
+//! The writer's database stage: a thread of its own that owns the writer's connection
+//! ([`WriterDb`]) and runs its transactions (appending encoded batches, applying retention), so
+//! that the writer task encodes the next batch while this one is being inserted.
 //!
-//! Jobs run one at a time, in the order they were sent. Each append is one `BEGIN IMMEDIATE`
-//! transaction that reads the retention base and the head inside it, relinks the batch if the
-//! head is not the one it was encoded against (another process appended, or an earlier batch was
-//! rolled back), inserts and commits.
+//! Jobs run one at a time, in the order they were sent.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
-use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
-use super::anchor::{Anchor, AnchorError, AnchorState};
-use super::store::{self, ChainHead, PreparedBatch, RetentionCheckpoint, WrittenRow};
+use super::anchor::{Anchor, AnchorState};
+use super::store::{ChainHead, PreparedBatch, RetentionCheckpoint, WrittenRow};
 use super::writer::Shared;
+use super::writer_db::WriterDb;
 use super::RecorderError;
 
 /// A committed append: the rows as written and the retention base they extend.
@@ -48,23 +45,25 @@ enum Job {
 /// The writer's handle on the database stage.
 pub(crate) struct Appender {
     jobs: mpsc::Sender<Job>,
-    task: JoinHandle<()>,
+    thread: JoinHandle<()>,
 }
 
 impl Appender {
-    pub fn spawn(conn: SqliteConnection, anchor: Anchor, shared: Arc<Shared>) -> Self {
+    /// Starts the stage's thread on `db`.
+    pub fn spawn(db: WriterDb, anchor: Anchor, shared: Arc<Shared>) -> Result<Self, RecorderError> {
         // One job waiting behind the one running is enough to keep the connection busy.
         let (jobs, rx) = mpsc::channel(1);
         let stage = Stage {
-            conn,
+            db,
             anchor,
             shared,
             jobs: rx,
         };
-        Self {
-            jobs,
-            task: tokio::spawn(stage.run()),
-        }
+        let thread = std::thread::Builder::new()
+            .name("flight-recorder-db".into())
+            .spawn(move || stage.run())
+            .map_err(|_| RecorderError::WriterGone)?;
+        Ok(Self { jobs, thread })
     }
 
     /// Hands `batch` over for appending; the returned receiver answers once it is committed.
@@ -77,7 +76,7 @@ impl Appender {
         Ok(answer)
     }
 
-    /// Drops the events older than `cutoff_ms` (see [`store::apply_retention`]).
+    /// Drops the events older than `cutoff_ms` (see [`WriterDb::retention`]).
     pub async fn retention(&self, cutoff_ms: i64) -> Result<Option<Retained>, RecorderError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
@@ -90,88 +89,73 @@ impl Appender {
     /// Finishes the jobs already sent and closes the connection.
     pub async fn close(self) {
         drop(self.jobs);
-        if let Err(e) = self.task.await {
-            tracing::error!(error = %e, "flight recorder: the database stage ended abnormally");
+        let thread = self.thread;
+        match tokio::task::spawn_blocking(move || thread.join()).await {
+            Ok(Ok(())) => {}
+            _ => tracing::error!("flight recorder: the database stage ended abnormally"),
         }
     }
 }
 
 struct Stage {
-    conn: SqliteConnection,
+    db: WriterDb,
     anchor: Anchor,
     shared: Arc<Shared>,
     jobs: mpsc::Receiver<Job>,
 }
 
 impl Stage {
-    async fn run(mut self) {
-        while let Some(job) = self.jobs.recv().await {
+    fn run(mut self) {
+        while let Some(job) = self.jobs.blocking_recv() {
             match job {
-                Job::Append { batch, reply } => {
-                    let _ = reply.send(self.append(batch).await);
+                Job::Append { mut batch, reply } => {
+                    let result = self.db.append(&mut batch).map(|base| Appended {
+                        rows: batch.rows,
+                        base,
+                    });
+                    let _ = reply.send(result);
                 }
                 Job::Retention { cutoff_ms, reply } => {
-                    let _ = reply.send(self.retention(cutoff_ms).await);
+                    let _ = reply.send(self.retention(cutoff_ms));
                 }
             }
         }
-        let _ = self.conn.close().await;
-    }
-
-    async fn append(&mut self, mut batch: PreparedBatch) -> Result<Appended, RecorderError> {
-        let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
-        let base = store::read_base(&mut tx).await?;
-        store::insert_prepared(&mut tx, &mut batch).await?;
-        tx.commit().await?;
-        Ok(Appended {
-            rows: batch.rows,
-            base,
-        })
     }
 
     /// Retention in one transaction. The anchor learns of the new checkpoint as *pending* before
     /// the commit (a failure there aborts the retention) and as the base after it (by the writer,
     /// from the returned state), so a crash on either side verifies, while a checkpoint the
     /// anchor never saw shows as deleted events.
-    async fn retention(&mut self, cutoff_ms: i64) -> Result<Option<Retained>, RecorderError> {
+    fn retention(&mut self, cutoff_ms: i64) -> Result<Option<Retained>, RecorderError> {
         let now = chrono::Utc::now().timestamp_millis();
-        let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
-        let old_base = store::read_base(&mut tx).await?;
-        let Some(checkpoint) = store::apply_retention(&mut tx, cutoff_ms, now).await? else {
-            return Ok(None);
-        };
-        let head = store::read_head(&mut tx).await?;
-        let new_base = ChainHead {
-            seq: checkpoint.last_seq,
-            hash: checkpoint.last_hash.clone(),
-        };
-        if !self.shared.anchor_frozen.load(Ordering::Relaxed) {
-            // Written whatever the anchor holds: this transaction holds the database's write lock,
-            // so `head` is the newest committed event and no anchor can be ahead of it.
-            let anchor = self.anchor.clone();
-            let pending = AnchorState {
-                head: head.clone(),
-                base: old_base,
-                pending_base: Some(new_base.clone()),
-            };
-            tokio::task::spawn_blocking(move || {
+        let frozen = self.shared.anchor_frozen.load(Ordering::Relaxed);
+        let anchor = &self.anchor;
+        let retained = self
+            .db
+            .retention(cutoff_ms, now, |head, old_base, new_base| {
+                if frozen {
+                    return Ok(());
+                }
+                // Written whatever the anchor holds: the transaction holds the database's write
+                // lock, so `head` is the newest committed event and no anchor can be ahead of it.
                 let _lock = anchor.lock()?;
-                anchor.write(&pending)
-            })
-            .await
-            .map_err(|e| AnchorError::Write {
-                path: self.anchor.path().to_path_buf(),
-                source: std::io::Error::other(e),
-            })??;
-        }
-        tx.commit().await?;
-        Ok(Some(Retained {
-            checkpoint,
+                anchor.write(&AnchorState {
+                    head: head.clone(),
+                    base: old_base.clone(),
+                    pending_base: Some(new_base.clone()),
+                })?;
+                Ok(())
+            })?;
+        Ok(retained.map(|(checkpoint, head)| Retained {
             anchor: AnchorState {
                 head,
-                base: new_base,
+                base: ChainHead {
+                    seq: checkpoint.last_seq,
+                    hash: checkpoint.last_hash.clone(),
+                },
                 pending_base: None,
             },
+            checkpoint,
         }))
     }
 }

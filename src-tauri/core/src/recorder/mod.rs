@@ -27,17 +27,16 @@ mod recording_client;
 pub mod store;
 pub mod verify;
 mod writer;
+mod writer_db;
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{ConnectOptions, Connection, SqlitePool};
+use sqlx::SqlitePool;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
@@ -53,12 +52,16 @@ use anchor_keeper::AnchorKeeper;
 use appender::Appender;
 use store::PendingEvent;
 use writer::{Command, Shared, Writer};
+use writer_db::WriterDb;
 
 /// Why a recorder operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RecorderError {
     #[error("Flight Recorder database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// An error on the writer's own connection (see `writer_db.rs`).
+    #[error("Flight Recorder database error: {0}")]
+    WriterDb(#[from] rusqlite::Error),
     #[error(transparent)]
     Anchor(#[from] AnchorError),
     #[error("an event could not be encoded: {0}")]
@@ -147,24 +150,8 @@ impl FlightRecorder {
         config: RecorderConfig,
     ) -> Result<Self, RecorderError> {
         let anchor = Anchor::new(data_dir, keys.load().await?);
-        let mut conn = SqliteConnectOptions::from_str("sqlite://")?
-            .filename(db.path())
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5))
-            // The trace index takes random keys (trace ids are UUIDv4), so a batch dirties pages
-            // all over it. A 64 MiB page cache keeps them in memory instead of spilling them to
-            // the WAL mid-transaction and reading them back; checkpointing every 10,000 pages
-            // (about 40 MB of WAL) instead of 1,000 writes a page rewritten by several batches
-            // to the database once. Together they about halve the bytes written per event
-            // (docs/benchmarks.md). Durability is unchanged: every commit is still fsynced.
-            .pragma("cache_size", "-65536")
-            .pragma("wal_autocheckpoint", "10000")
-            // Statement journals (a multi-row INSERT under triggers needs one) in memory rather
-            // than in a temp file written page by page.
-            .pragma("temp_store", "memory")
-            .connect()
-            .await?;
+        let path = db.path().to_path_buf();
+        let mut writer_db = on_blocking_thread(move || WriterDb::open(&path)).await?;
         let shared = Arc::new(Shared::new(config.live_capacity));
         // Under the anchor's lock, the anchor is read before the database: another process's
         // anchor only ever certifies what it committed first, so the head read next cannot be
@@ -172,13 +159,11 @@ impl FlightRecorder {
         let lock = anchor.lock_async().await?;
         let anchored = anchor.read();
         let current = anchored.as_ref().ok().cloned().flatten();
-        let (head, base) = {
-            let mut tx = conn.begin().await?;
-            let head = store::read_head(&mut tx).await?;
-            let base = store::read_base(&mut tx).await?;
-            tx.commit().await?;
-            (head, base)
-        };
+        let (writer_db, (head, base)) = on_blocking_thread(move || {
+            let state = writer_db.read_state()?;
+            Ok((writer_db, state))
+        })
+        .await?;
         match anchor_conflict(db.pool(), anchored, &head, &base).await? {
             // Already certified (or a later point: another process's retention that is pending
             // or just committed must keep its pending base).
@@ -204,7 +189,7 @@ impl FlightRecorder {
         let (queue_tx, queue_rx) = mpsc::channel(config.queue_capacity.max(1));
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
         let writer = Writer {
-            appender: Appender::spawn(conn, anchor.clone(), shared.clone()),
+            appender: Appender::spawn(writer_db, anchor.clone(), shared.clone())?,
             anchor: anchor.clone(),
             keeper: AnchorKeeper::spawn(anchor.clone(), shared.clone()),
             queue: queue_rx,
@@ -428,4 +413,13 @@ async fn anchor_conflict(
         )),
         _ => None,
     })
+}
+
+/// Runs blocking database work (the writer's connection is synchronous) off the async threads.
+async fn on_blocking_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, RecorderError> + Send + 'static,
+) -> Result<T, RecorderError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| RecorderError::WriterGone)?
 }

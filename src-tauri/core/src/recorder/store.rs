@@ -100,32 +100,7 @@ pub(crate) struct PendingEvent {
     pub correlation: Correlation,
 }
 
-/// Reads the head inside the current transaction.
-pub(crate) async fn read_head(conn: &mut SqliteConnection) -> Result<ChainHead, RecorderError> {
-    if let Some(row) = sqlx::query("SELECT seq, hash FROM flight_events ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await?
-    {
-        return Ok(ChainHead {
-            seq: row.try_get("seq")?,
-            hash: row.try_get("hash")?,
-        });
-    }
-    read_base(conn).await
-}
-
-/// Where the chain starts: the newest retention checkpoint, or the genesis.
-pub(crate) async fn read_base(conn: &mut SqliteConnection) -> Result<ChainHead, RecorderError> {
-    Ok(match latest_checkpoint_conn(conn).await? {
-        Some(cp) => ChainHead {
-            seq: cp.last_seq,
-            hash: cp.last_hash,
-        },
-        None => ChainHead::genesis(),
-    })
-}
-
-/// A row as written by [`insert_batch`]: what the writer needs after the commit (the head for the
+/// A row as written by the writer: what the writer needs after the commit (the head for the
 /// anchor, and the [`StoredEvent`] only where someone asks for it: a live subscriber or the
 /// caller of `append_durable`). The payload is kept as the exact JSON text that was hashed.
 #[derive(Debug)]
@@ -243,11 +218,27 @@ impl PreparedBatch {
         }
     }
 
-    /// Whether the first row links onto `head` (true for an empty batch).
-    fn extends(&self, head: &ChainHead) -> bool {
-        self.rows
+    /// Links the rows onto `head` unless they already continue it (they were encoded against
+    /// another head when a different process appended meanwhile, or an earlier batch was rolled
+    /// back, or the writer did not know the head).
+    pub(crate) fn link_onto(&mut self, head: &ChainHead) {
+        let extends = self
+            .rows
             .first()
-            .is_none_or(|r| r.seq == head.seq + 1 && r.prev_hash == head.hash)
+            .is_none_or(|r| r.seq == head.seq + 1 && r.prev_hash == head.hash);
+        if !extends {
+            self.link(head);
+        }
+    }
+
+    /// Each row with its event id and trace id as stored.
+    pub(crate) fn rows_with_ids(
+        &self,
+    ) -> impl ExactSizeIterator<Item = (&WrittenRow, &str, Option<&str>)> {
+        self.rows
+            .iter()
+            .zip(&self.ids)
+            .map(|(row, (event_id, trace_id))| (row, event_id.as_str(), trace_id.as_deref()))
     }
 
     /// The last row's place in the chain, or `None` for an empty batch.
@@ -257,107 +248,6 @@ impl PreparedBatch {
             hash: r.hash.clone(),
         })
     }
-}
-
-/// Appends `batch` after the head, inside the caller's transaction, relinking it first if the
-/// head is not the one it was encoded against (another process appended meanwhile, or the
-/// previous batch was rolled back).
-pub(crate) async fn insert_prepared(
-    conn: &mut SqliteConnection,
-    batch: &mut PreparedBatch,
-) -> Result<(), RecorderError> {
-    let head = read_head(conn).await?;
-    if !batch.extends(&head) {
-        batch.link(&head);
-    }
-    // Multi-row INSERTs: one statement per chunk keeps the per-event cost low (SQLite allows
-    // 32,766 bound parameters; 12 per row). Full chunks share one SQL text, so sqlx prepares the
-    // statement once per connection and reuses it.
-    for (rows, ids) in batch
-        .rows
-        .chunks(INSERT_CHUNK)
-        .zip(batch.ids.chunks(INSERT_CHUNK))
-    {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO flight_events (seq, event_id, event_type, occurred_at_ms, trace_id, job_id, \
-             profile_id, provider_id, model_id, payload, prev_hash, hash) ",
-        );
-        qb.push_values(rows.iter().zip(ids), |mut b, (e, (event_id, trace_id))| {
-            let c = &e.correlation;
-            b.push_bind(e.seq)
-                .push_bind(event_id.as_str())
-                .push_bind(e.event_type)
-                .push_bind(e.occurred_at_ms)
-                .push_bind(trace_id.as_deref())
-                .push_bind(c.job_id.as_ref().map(|v| v.as_str()))
-                .push_bind(c.profile_id.as_ref().map(|v| v.as_str()))
-                .push_bind(c.provider_id.as_ref().map(|v| v.as_str()))
-                .push_bind(c.model_id.as_ref().map(|v| v.as_str()))
-                .push_bind(e.payload.as_str())
-                .push_bind(e.prev_hash.as_str())
-                .push_bind(e.hash.as_str());
-        });
-        qb.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-const INSERT_CHUNK: usize = 256;
-
-/// Drops events that occurred before `cutoff_ms`, as a prefix of the chain (it stops at the first
-/// newer event), recording a checkpoint first. Returns the checkpoint, or `None` if nothing was
-/// old enough.
-pub(crate) async fn apply_retention(
-    conn: &mut SqliteConnection,
-    cutoff_ms: i64,
-    now_ms: i64,
-) -> Result<Option<RetentionCheckpoint>, RecorderError> {
-    let first_kept: Option<i64> =
-        sqlx::query_scalar("SELECT MIN(seq) FROM flight_events WHERE occurred_at_ms >= ?")
-            .bind(cutoff_ms)
-            .fetch_one(&mut *conn)
-            .await?;
-    let last_dropped = match first_kept {
-        Some(seq) => seq - 1,
-        None => sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM flight_events")
-            .fetch_one(&mut *conn)
-            .await?
-            .unwrap_or(0),
-    };
-    let row =
-        sqlx::query("SELECT seq, hash FROM flight_events WHERE seq <= ? ORDER BY seq DESC LIMIT 1")
-            .bind(last_dropped)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let Some(row) = row else { return Ok(None) };
-    let last_seq: i64 = row.try_get("seq")?;
-    let last_hash: String = row.try_get("hash")?;
-    let dropped: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM flight_events WHERE seq <= ?")
-        .bind(last_seq)
-        .fetch_one(&mut *conn)
-        .await?;
-    let cp = RetentionCheckpoint {
-        last_seq,
-        last_hash,
-        dropped,
-        cutoff_ms,
-        applied_at_ms: now_ms,
-    };
-    sqlx::query(
-        "INSERT INTO flight_retention (last_seq, last_hash, dropped, cutoff_ms, applied_at_ms) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(cp.last_seq)
-    .bind(&cp.last_hash)
-    .bind(cp.dropped)
-    .bind(cp.cutoff_ms)
-    .bind(cp.applied_at_ms)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("DELETE FROM flight_events WHERE seq <= ?")
-        .bind(cp.last_seq)
-        .execute(&mut *conn)
-        .await?;
-    Ok(Some(cp))
 }
 
 pub(crate) async fn latest_checkpoint_conn(

@@ -110,6 +110,7 @@ pub(crate) struct Writer {
 /// A batch handed to the appender: what settling it needs.
 pub(crate) struct InFlight {
     reply: AppendReply,
+    /// Inference events in the batch (counted as dropped if it fails).
     events: u64,
     /// Drops carried in this batch's `dropped_before`, to be carried again if it fails.
     carried_drops: u64,
@@ -215,12 +216,12 @@ impl Writer {
     /// Fills `batch` with what is queued and, if it is not full, lingers once and fills it again
     /// (group commit: at a few events per millisecond one transaction, fsync and anchor serve
     /// many events instead of one each). The linger is one sleep, not a wake per event, so the
-    /// writer stays off the CPU the calls being recorded need; it is skipped while a batch is in
-    /// flight (its insert is the wait). A command ends it at once and is returned, to be handled
+    /// writer stays off the CPU the calls being recorded need (a batch in flight is settled after
+    /// it, at most one linger later). A command ends it at once and is returned, to be handled
     /// right after this batch is handed over.
     async fn gather(&mut self, batch: &mut Vec<PendingEvent>) -> Option<Option<Command>> {
         self.fill(batch);
-        if self.linger.is_zero() || batch.len() >= self.max_batch || !self.in_flight.is_empty() {
+        if self.linger.is_zero() || batch.len() >= self.max_batch {
             return None;
         }
         let interrupted = tokio::select! {
@@ -307,7 +308,12 @@ impl Writer {
             let _ = self.settle_all().await;
             self.predicted = self.last_committed.clone();
         }
-        let events = batch.len() as u64;
+        // A governance event that fails is its caller's error (the action does not proceed), not
+        // a drop: only inference events are counted as lost.
+        let events = batch
+            .iter()
+            .filter(|p| matches!(p.event, FlightEvent::LlmInference(_)))
+            .count() as u64;
         let carried_drops = self.carry_drops(&mut batch);
         let handed = match PreparedBatch::encode(batch, self.predicted.as_ref()) {
             Ok(prepared) => {
