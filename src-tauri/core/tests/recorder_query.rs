@@ -437,11 +437,15 @@ async fn a_refused_batch_is_counted_and_the_chain_goes_on_from_the_real_head() {
         let corr = inference_corr(&ev);
         rec.record_inference(ev, corr);
     }
+    // The writer tries them while nobody waits (linger zero); the next flush reports it, once.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(rec.stats().dropped_total, 5, "a refused batch is counted");
     let err = rec.flush().await.unwrap_err();
     assert!(
         err.to_string().contains("disk full (test)"),
         "the database's reason reaches the caller: {err}"
     );
+    rec.flush().await.unwrap();
     let (event, corr) = job_started(9);
     let err = rec.append_durable(event, corr).await.unwrap_err();
     assert!(matches!(err, RecorderError::WriterDb(_)), "{err:?}");

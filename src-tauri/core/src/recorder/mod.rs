@@ -200,6 +200,7 @@ impl FlightRecorder {
             predicted: Some(head.clone()),
             last_committed: Some(head),
             in_flight: VecDeque::new(),
+            unreported: None,
         };
         tokio::spawn(writer.run());
         let recorder = Self {
@@ -220,6 +221,7 @@ impl FlightRecorder {
 
     /// Queues an inference event for the batch writer; never waits. When the queue is full the
     /// event is dropped and counted (see [`RecorderStats::dropped_total`] and `dropped_before`).
+    /// The correlation's trace, provider and model default to the event's own.
     pub fn record_inference(&self, event: LlmInference, correlation: Correlation) {
         let pending = PendingEvent {
             event_id: Uuid::now_v7(),

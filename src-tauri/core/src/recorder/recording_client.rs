@@ -84,14 +84,14 @@ impl LlmClient for RecordingClient {
 /// One completion attempt being measured; records itself once, at the latest when dropped.
 struct Attempt {
     recorder: FlightRecorder,
-    base: LlmInference,
+    /// The event's fields known at the start; taken when the attempt is recorded (`None` after).
+    base: Option<LlmInference>,
     started: Instant,
     usage: TokenUsage,
     response_bytes: u64,
     first_token_ms: Option<u64>,
     finish_reason: Option<FinishReason>,
     prompt_truncated: bool,
-    recorded: bool,
 }
 
 impl Attempt {
@@ -122,14 +122,13 @@ impl Attempt {
         };
         Self {
             recorder: recorder.clone(),
-            base,
+            base: Some(base),
             started: Instant::now(),
             usage: TokenUsage::default(),
             response_bytes: 0,
             first_token_ms: None,
             finish_reason: None,
             prompt_truncated: false,
-            recorded: false,
         }
     }
 
@@ -159,10 +158,9 @@ impl Attempt {
     }
 
     fn finish(&mut self, outcome: InferenceOutcome) {
-        if self.recorded {
+        let Some(base) = self.base.take() else {
             return;
-        }
-        self.recorded = true;
+        };
         let produced = matches!(outcome, InferenceOutcome::Success) || self.response_bytes > 0;
         let event = LlmInference {
             response_bytes: produced.then_some(self.response_bytes),
@@ -173,21 +171,17 @@ impl Attempt {
             latency_ms: self.elapsed_ms(),
             time_to_first_token_ms: self.first_token_ms,
             outcome,
-            ..self.base.clone()
+            ..base
         };
-        let correlation = Correlation::none()
-            .trace(event.trace_id)
-            .provider(event.provider_id.clone())
-            .model(event.model_id.clone());
-        self.recorder.record_inference(event, correlation);
+        // The trace, provider and model columns are filled from the event by the writer, off
+        // the call path.
+        self.recorder.record_inference(event, Correlation::none());
     }
 }
 
 impl Drop for Attempt {
     fn drop(&mut self) {
-        if !self.recorded {
-            self.finish(InferenceOutcome::Cancelled);
-        }
+        self.finish(InferenceOutcome::Cancelled);
     }
 }
 

@@ -1,5 +1,6 @@
-//! SQLite access for the Flight Recorder: appending a batch of events onto the chain inside one
-//! transaction, reading the head and the retention checkpoint, applying retention, and queries.
+//! The Flight Recorder's rows: the stored event and its query surface (filters, pagination,
+//! the retention checkpoint, read through the sqlx pool), and the encoding of a batch onto the
+//! chain ([`PreparedBatch`]) that the writer's own connection (`writer_db.rs`) inserts.
 //!
 //! There is no update or delete API. The only rows that ever leave `flight_events` are the ones
 //! below a retention checkpoint written in the same transaction (the triggers of migration
@@ -100,6 +101,19 @@ pub(crate) struct PendingEvent {
     pub correlation: Correlation,
 }
 
+impl PendingEvent {
+    /// An inference event's trace, provider and model columns, where the caller left them out,
+    /// are the event's own (the recording client leaves them to the writer, off the call path).
+    fn fill_correlation(&mut self) {
+        if let FlightEvent::LlmInference(inf) = &self.event {
+            let c = &mut self.correlation;
+            c.trace_id.get_or_insert(inf.trace_id);
+            c.provider_id.get_or_insert_with(|| inf.provider_id.clone());
+            c.model_id.get_or_insert_with(|| inf.model_id.clone());
+        }
+    }
+}
+
 /// A row as written by the writer: what the writer needs after the commit (the head for the
 /// anchor, and the [`StoredEvent`] only where someone asks for it: a live subscriber or the
 /// caller of `append_durable`). The payload is kept as the exact JSON text that was hashed.
@@ -140,7 +154,7 @@ impl WrittenRow {
 /// A batch of events encoded for the chain: payloads serialised, ids formatted, and each row
 /// linked onto a head. Encoding is the CPU-heavy part of an append and needs no database, so the
 /// writer does it for the next batch while the previous one is being inserted; the links are
-/// checked against the real head inside the transaction ([`insert_prepared`]).
+/// checked against the real head inside the transaction (`WriterDb::append`, [`Self::link_onto`]).
 #[derive(Debug, Default)]
 pub(crate) struct PreparedBatch {
     pub rows: Vec<WrittenRow>,
@@ -150,7 +164,7 @@ pub(crate) struct PreparedBatch {
 
 impl PreparedBatch {
     /// Encodes `events` and links them onto `head` (or leaves them unlinked, for
-    /// [`insert_prepared`] to link, when the head is not known).
+    /// [`Self::link_onto`] to link in the transaction, when the head is not known).
     ///
     /// Each payload is serialised once, straight from the typed event to the JSON text that is
     /// hashed and stored (no intermediate `serde_json::Value`).
@@ -161,7 +175,8 @@ impl PreparedBatch {
         let mut rows = Vec::with_capacity(events.len());
         let mut ids = Vec::with_capacity(events.len());
         let mut uuid_buf = Uuid::encode_buffer();
-        for pending in events {
+        for mut pending in events {
+            pending.fill_correlation();
             let payload = serde_json::to_string(&pending.event).map_err(RecorderError::Encode)?;
             ids.push((
                 pending
@@ -412,4 +427,87 @@ pub(crate) fn ms_to_time(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms)
         .single()
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::recorder::events::{Ident, JobStarted};
+
+    fn events(n: usize) -> Vec<PendingEvent> {
+        (0..n)
+            .map(|i| PendingEvent {
+                event_id: Uuid::now_v7(),
+                occurred_at_ms: 1_700_000_000_000 + i as i64,
+                event: FlightEvent::JobStarted(JobStarted {
+                    job_id: Ident::new(format!("job-{i}")).unwrap(),
+                    profile_id: Ident::new("p1").unwrap(),
+                }),
+                correlation: Correlation::none(),
+            })
+            .collect()
+    }
+
+    fn links(batch: &PreparedBatch) -> Vec<(i64, String, String)> {
+        batch
+            .rows
+            .iter()
+            .map(|r| (r.seq, r.prev_hash.clone(), r.hash.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_encoded_on_a_stale_head_is_relinked_onto_the_real_one() {
+        let predicted = ChainHead {
+            seq: 7,
+            hash: "a".repeat(64),
+        };
+        let real = ChainHead {
+            seq: 9,
+            hash: "b".repeat(64),
+        };
+        let pending = events(3);
+        let mut stale = PreparedBatch::encode(pending.clone(), Some(&predicted)).unwrap();
+        let fresh = PreparedBatch::encode(pending.clone(), Some(&real)).unwrap();
+        assert_eq!(stale.rows[0].seq, 8);
+        stale.link_onto(&real);
+        assert_eq!(
+            links(&stale),
+            links(&fresh),
+            "exactly as if encoded on the real head"
+        );
+        assert_eq!(stale.rows[0].seq, 10);
+        assert_eq!(stale.rows[0].prev_hash, real.hash);
+        assert_eq!(stale.rows[1].prev_hash, stale.rows[0].hash);
+        assert_eq!(stale.last().unwrap().seq, 12);
+
+        let mut unlinked = PreparedBatch::encode(pending, None).unwrap();
+        unlinked.link_onto(&real);
+        assert_eq!(
+            links(&unlinked),
+            links(&fresh),
+            "an unlinked batch is linked"
+        );
+    }
+
+    #[test]
+    fn a_batch_that_continues_the_head_is_left_as_it_is() {
+        let head = ChainHead {
+            seq: 3,
+            hash: "c".repeat(64),
+        };
+        let mut batch = PreparedBatch::encode(events(2), Some(&head)).unwrap();
+        let before = links(&batch);
+        batch.link_onto(&head);
+        assert_eq!(links(&batch), before);
+        // The same seq on a different hash (another process's event) is not a continuation.
+        let other = ChainHead {
+            seq: 3,
+            hash: "d".repeat(64),
+        };
+        batch.link_onto(&other);
+        assert_eq!(batch.rows[0].prev_hash, other.hash);
+        assert_ne!(links(&batch), before);
+    }
 }

@@ -105,6 +105,8 @@ pub(crate) struct Writer {
     pub last_committed: Option<ChainHead>,
     /// Batches handed to the appender and not yet settled, oldest first (at most two).
     pub in_flight: VecDeque<InFlight>,
+    /// The first failure since the last drain that no caller was waiting for.
+    pub unreported: Option<RecorderError>,
 }
 
 /// A batch handed to the appender: what settling it needs.
@@ -152,7 +154,8 @@ impl Writer {
                     Err(_) => match self.queue.try_recv() {
                         Ok(ev) => Next::Event(Some(ev)),
                         Err(_) => {
-                            let _ = self.settle_all().await;
+                            let settled = self.settle_all().await;
+                            self.keep_unreported(settled);
                             continue;
                         }
                     },
@@ -163,7 +166,8 @@ impl Writer {
                 Next::Event(Some(ev)) => {
                     let mut batch = vec![ev];
                     let interrupted = self.gather(&mut batch).await;
-                    let _ = self.submit(batch, Anchoring::Background).await;
+                    let submitted = self.submit(batch, Anchoring::Background).await;
+                    self.keep_unreported(submitted);
                     match interrupted {
                         Some(cmd) => self.on_command(cmd, &mut shutdown).await,
                         None => false,
@@ -178,7 +182,8 @@ impl Writer {
                 break;
             }
         }
-        let _ = self.settle_all().await;
+        let settled = self.settle_all().await;
+        self.keep_unreported(settled);
         // The last anchor is written before shutdown returns.
         self.keeper.close().await;
         self.appender.close().await;
@@ -237,7 +242,8 @@ impl Writer {
         match cmd {
             Command::Durable { event, reply } => {
                 // Whatever is in flight first, so that the reply below is this batch's.
-                let _ = self.settle_all().await;
+                let settled = self.settle_all().await;
+                self.keep_unreported(settled);
                 let mut batch = Vec::new();
                 self.fill(&mut batch);
                 batch.push(*event);
@@ -277,8 +283,17 @@ impl Writer {
         }
     }
 
-    /// Commits everything queued now; returns the first failure.
+    /// Commits everything queued now; returns the first failure since the last drain (a batch
+    /// that failed earlier, while nobody waited on it, included).
     async fn drain(&mut self) -> Result<(), RecorderError> {
+        let unreported = self.unreported.take();
+        let drained = self.commit_queued().await;
+        unreported.map_or(drained, Err)
+    }
+
+    /// Commits everything queued now; returns the first failure among these batches (and the
+    /// ones in flight).
+    async fn commit_queued(&mut self) -> Result<(), RecorderError> {
         let mut first_error = self.settle_all().await.err();
         loop {
             let mut batch = Vec::new();
@@ -304,8 +319,9 @@ impl Writer {
         mut batch: Vec<PendingEvent>,
         anchoring: Anchoring,
     ) -> Result<(), RecorderError> {
+        let mut result = Ok(());
         if self.predicted.is_none() {
-            let _ = self.settle_all().await;
+            result = self.settle_all().await;
             self.predicted = self.last_committed.clone();
         }
         // A governance event that fails is its caller's error (the action does not proceed), not
@@ -330,7 +346,7 @@ impl Writer {
             Err(e) => {
                 self.lost(events, carried_drops, &e);
                 self.predicted = None;
-                return Err(e);
+                return result.and(Err(e));
             }
         };
         self.predicted.clone_from(&expected_last);
@@ -341,13 +357,20 @@ impl Writer {
             expected_last,
             anchoring,
         });
-        let mut result = Ok(());
         while self.in_flight.len() > 1 {
             if let Err(e) = self.settle_oldest().await {
-                result = Err(e);
+                result = result.and(Err(e));
             }
         }
         result
+    }
+
+    /// Keeps the first failure that nobody is waiting for, for the next flush or shutdown to
+    /// report (it was already counted and logged).
+    fn keep_unreported(&mut self, result: Result<(), RecorderError>) {
+        if let Err(e) = result {
+            self.unreported.get_or_insert(e);
+        }
     }
 
     /// Puts the count of drops not yet recorded into the first inference event of `batch`;
@@ -462,7 +485,7 @@ impl Writer {
         &mut self,
         cutoff_ms: i64,
     ) -> Result<Option<RetentionCheckpoint>, RecorderError> {
-        self.drain().await?;
+        self.commit_queued().await?;
         let Some(retained) = self.appender.retention(cutoff_ms).await? else {
             return Ok(None);
         };

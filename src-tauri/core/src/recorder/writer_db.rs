@@ -27,6 +27,8 @@ const INSERT_CHUNK: usize = 256;
 /// The writer's connection.
 pub(crate) struct WriterDb {
     conn: Connection,
+    /// The INSERT for 2^i rows at index i (1 to [`INSERT_CHUNK`] rows).
+    insert_sql: Vec<String>,
 }
 
 impl WriterDb {
@@ -38,15 +40,25 @@ impl WriterDb {
         conn.pragma_update(None, "synchronous", "FULL")?;
         // A batch dirties pages all over the indexes; a 64 MiB page cache keeps them in memory
         // instead of spilling them to the WAL mid-transaction and reading them back, and
-        // checkpointing every 10,000 pages instead of 1,000 writes a page rewritten by several
-        // batches to the database once (docs/benchmarks.md).
+        // checkpointing only after [`WAL_CHECKPOINT_BYTES`] of WAL writes a page rewritten by
+        // several batches to the database once (docs/benchmarks.md).
         conn.pragma_update(None, "cache_size", -65536)?;
-        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+        let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            WAL_CHECKPOINT_BYTES / page_size.max(512),
+        )?;
+        // After a checkpoint the WAL is reused from its start; this bounds what stays on disk.
+        conn.pragma_update(None, "journal_size_limit", WAL_CHECKPOINT_BYTES)?;
         // Statement journals (a multi-row INSERT under triggers needs one) in memory rather than
         // in a temp file written page by page.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.set_prepared_statement_cache_capacity(32);
-        Ok(Self { conn })
+        let insert_sql = (0..=INSERT_CHUNK.ilog2())
+            .map(|i| insert_sql(1 << i))
+            .collect();
+        Ok(Self { conn, insert_sql })
     }
 
     /// The head and the retention base, read in one snapshot.
@@ -72,7 +84,8 @@ impl WriterDb {
         let mut values: Vec<ToSqlOutput<'_>> = Vec::with_capacity(INSERT_CHUNK * COLUMNS);
         while rows.len() > 0 {
             let n = chunk_len(rows.len());
-            let mut stmt = tx.prepare_cached(&insert_sql(n))?;
+            let sql = &self.insert_sql[n.ilog2() as usize];
+            let mut stmt = tx.prepare_cached(sql)?;
             values.clear();
             for (row, event_id, trace_id) in rows.by_ref().take(n) {
                 let c = &row.correlation;
@@ -172,6 +185,10 @@ impl WriterDb {
         Ok(Some((checkpoint, head)))
     }
 }
+
+/// WAL bytes after which the writer checkpoints (SQLite's default is 1,000 pages, 4 MB at 4 KiB
+/// pages): 40 MiB, so a page rewritten by several batches reaches the database file once.
+const WAL_CHECKPOINT_BYTES: i64 = 40 * 1024 * 1024;
 
 /// Columns of `flight_events` an INSERT binds.
 const COLUMNS: usize = 12;
