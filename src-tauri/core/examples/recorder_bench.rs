@@ -2,8 +2,8 @@
 //! writer into a real SQLite file, until every event is committed (flush) and the chain verifies.
 //!
 //! Run: `cargo run --release -p handshake-core --example recorder_bench -- [events] [max_batch]
-//! [v7|v4]` (defaults: 200000 events, batches of 4096, time-ordered v7 trace ids as the app makes
-//! them). Prints events/s, events per CPU-second and bytes written per event; see
+//! [v7|v4] [spacing_us]` (defaults: 200000 events, batches of 4096, time-ordered v7 trace ids as
+//! the app makes them, no pause between events). Prints events/s, events per CPU-second and bytes written per event; see
 //! docs/benchmarks.md.
 #![allow(clippy::print_stdout)]
 
@@ -24,13 +24,24 @@ fn main() -> Result<(), BoxError> {
     // Trace ids as the app makes them (v7, time-ordered) or random (v4), to show what random
     // keys cost the trace index.
     let trace_v7 = args.next().as_deref() != Some("v4");
+    // Optional: microseconds between events, to see what a trickle of events costs in bytes
+    // written (each commit writes whole pages) rather than the sustained rate.
+    let spacing = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .map(Duration::from_micros);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run(events, max_batch, trace_v7))
+    runtime.block_on(run(events, max_batch, trace_v7, spacing))
 }
 
-async fn run(events: u64, max_batch: usize, trace_v7: bool) -> Result<(), BoxError> {
+async fn run(
+    events: u64,
+    max_batch: usize,
+    trace_v7: bool,
+    spacing: Option<Duration>,
+) -> Result<(), BoxError> {
     let dir = tempfile::tempdir()?;
     let db = Database::open(dir.path()).await?;
     let capacity = max_batch * 16;
@@ -82,6 +93,9 @@ async fn run(events: u64, max_batch: usize, trace_v7: bool) -> Result<(), BoxErr
             .provider(provider.clone())
             .model(model.clone());
         rec.record_inference(event, corr);
+        if let Some(spacing) = spacing {
+            tokio::time::sleep(spacing).await;
+        }
     }
     rec.flush().await?;
     let elapsed = started.elapsed();

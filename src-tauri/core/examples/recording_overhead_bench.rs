@@ -5,7 +5,7 @@
 //! both alike; prints p50 and p99 of each and the p50 added by recording as a ratio.
 //!
 //! ```sh
-//! cargo run -p handshake-core --release --example recording_overhead_bench -- [calls]
+//! cargo run -p handshake-core --release --example recording_overhead_bench -- [calls] [linger_ms]
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a benchmark binary
 
@@ -47,6 +47,12 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(4000);
+    // Optional: the writer's group-commit linger in ms (default: the app's).
+    let linger = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(RecorderConfig::default().batch_linger);
     let addr = upstream(0).await;
     let endpoint = ProviderEndpoint {
         provider_id: "bench".into(),
@@ -70,7 +76,10 @@ async fn main() {
         &db,
         dir.path(),
         KeySource::Fixed(AnchorKey::from_bytes([7; 32])),
-        RecorderConfig::default(),
+        RecorderConfig {
+            batch_linger: linger,
+            ..RecorderConfig::default()
+        },
     )
     .await
     .unwrap();
