@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot};
 
 use super::anchor::{Anchor, AnchorState};
+use super::checkpointer::Checkpointer;
 use super::store::{ChainHead, PreparedBatch, RetentionCheckpoint, WrittenRow};
 use super::writer::Shared;
 use super::writer_db::WriterDb;
@@ -49,12 +50,14 @@ pub(crate) struct Appender {
 }
 
 impl Appender {
-    /// Starts the stage's thread on `db`.
+    /// Starts the stage's thread on `db`, and the background checkpointer beside it.
     pub fn spawn(db: WriterDb, anchor: Anchor, shared: Arc<Shared>) -> Result<Self, RecorderError> {
+        let checkpointer = Checkpointer::spawn(db.path())?;
         // One job waiting behind the one running is enough to keep the connection busy.
         let (jobs, rx) = mpsc::channel(1);
         let stage = Stage {
             db,
+            checkpointer,
             anchor,
             shared,
             jobs: rx,
@@ -62,7 +65,7 @@ impl Appender {
         let thread = std::thread::Builder::new()
             .name("flight-recorder-db".into())
             .spawn(move || stage.run())
-            .map_err(|_| RecorderError::WriterGone)?;
+            .map_err(RecorderError::Thread)?;
         Ok(Self { jobs, thread })
     }
 
@@ -99,6 +102,7 @@ impl Appender {
 
 struct Stage {
     db: WriterDb,
+    checkpointer: Checkpointer,
     anchor: Anchor,
     shared: Arc<Shared>,
     jobs: mpsc::Receiver<Job>,
@@ -113,6 +117,9 @@ impl Stage {
                         rows: batch.rows,
                         base,
                     });
+                    if let Ok(appended) = &result {
+                        self.checkpointer.appended(appended.rows.len());
+                    }
                     let _ = reply.send(result);
                 }
                 Job::Retention { cutoff_ms, reply } => {
@@ -120,6 +127,7 @@ impl Stage {
                 }
             }
         }
+        self.checkpointer.close();
     }
 
     /// Retention in one transaction. The anchor learns of the new checkpoint as *pending* before

@@ -20,6 +20,7 @@ pub mod anchor;
 mod anchor_keeper;
 mod appender;
 pub mod chain;
+mod checkpointer;
 pub mod events;
 mod export;
 pub mod primitives;
@@ -70,6 +71,10 @@ pub enum RecorderError {
     CorruptRow { seq: i64, what: String },
     #[error("the Flight Recorder has shut down; no more events can be written")]
     WriterGone,
+    /// The operating system refused a thread the recorder needs (its database stage or its
+    /// checkpointer); the recorder does not start.
+    #[error("the Flight Recorder could not start a thread: {0}")]
+    Thread(std::io::Error),
     #[error("inference events go through `record_inference`; {event_type} is a governance event and must use `append_durable`")]
     NotGovernance { event_type: EventType },
     #[error("writing the export failed: {0}")]

@@ -10,7 +10,7 @@
 //!
 //! Durability: `synchronous=FULL`, so a commit is on disk before the writer acknowledges it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -27,6 +27,7 @@ const INSERT_CHUNK: usize = 256;
 /// The writer's connection.
 pub(crate) struct WriterDb {
     conn: Connection,
+    path: PathBuf,
     /// The INSERT for 2^i rows at index i (1 to [`INSERT_CHUNK`] rows).
     insert_sql: Vec<String>,
 }
@@ -58,7 +59,16 @@ impl WriterDb {
         let insert_sql = (0..=INSERT_CHUNK.ilog2())
             .map(|i| insert_sql(1 << i))
             .collect();
-        Ok(Self { conn, insert_sql })
+        Ok(Self {
+            conn,
+            path: path.to_path_buf(),
+            insert_sql,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The head and the retention base, read in one snapshot.
@@ -187,7 +197,8 @@ impl WriterDb {
 }
 
 /// WAL bytes after which the writer checkpoints (SQLite's default is 1,000 pages, 4 MB at 4 KiB
-/// pages): 40 MiB, so a page rewritten by several batches reaches the database file once.
+/// pages): 40 MiB, so a page rewritten by several batches reaches the database file once. Under
+/// a flood the background checkpointer (`checkpointer.rs`) has copied most of the WAL by then.
 const WAL_CHECKPOINT_BYTES: i64 = 40 * 1024 * 1024;
 
 /// Columns of `flight_events` an INSERT binds.
