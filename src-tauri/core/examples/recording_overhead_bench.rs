@@ -1,8 +1,10 @@
 //! The latency recording adds to a completion: `RecordingClient` wrapping an
 //! `OpenAiCompatClient` (R) against the bare client (B), on the zero-delay loopback upstream of
 //! `adapter_bench`, with a real Flight Recorder (SQLite file in a temp directory, batch writer,
-//! anchor) behind R. Calls alternate B R, R B, ... at concurrency 1 so that machine noise hits
-//! both alike; prints p50 and p99 of each and the p50 added by recording as a ratio.
+//! anchor) behind R. A third arm (F) wraps the same client in a wrapper that only forwards,
+//! to tell what any wrapper costs from what recording itself does. Calls rotate through every
+//! order of B, F and R at concurrency 1 so that machine noise and position hit all alike;
+//! prints p50 and p99 of each and the p50 added by recording as a ratio.
 //!
 //! ```sh
 //! cargo run -p handshake-core --release --example recording_overhead_bench -- [calls] [linger_ms]
@@ -33,6 +35,32 @@ fn request() -> CompletionRequest {
         max_tokens: Some(64),
         temperature: 0.0,
         stop_sequences: vec![],
+    }
+}
+
+/// Forwards every call to the bare client and records nothing: the same shape as
+/// `RecordingClient` (a boxed `async_trait` future around the inner one, a dynamic call), so
+/// that R − F is what recording itself adds and F − B what any wrapper costs.
+struct Forwarding(Arc<dyn LlmClient>);
+
+#[async_trait::async_trait]
+impl LlmClient for Forwarding {
+    async fn completion(
+        &self,
+        req: CompletionRequest,
+    ) -> Result<handshake_core::llm::CompletionResponse, handshake_core::llm::LlmError> {
+        self.0.completion(req).await
+    }
+
+    async fn completion_stream(
+        &self,
+        req: CompletionRequest,
+    ) -> Result<handshake_core::llm::CompletionStream, handshake_core::llm::LlmError> {
+        self.0.completion_stream(req).await
+    }
+
+    fn profile(&self) -> &handshake_core::llm::ModelProfile {
+        self.0.profile()
     }
 }
 
@@ -84,32 +112,34 @@ async fn main() {
     .await
     .unwrap();
     let recorded = RecordingClient::wrap(bare.clone(), recorder.clone());
+    let forwarding: Arc<dyn LlmClient> = Arc::new(Forwarding(bare.clone()));
     println!("load average at start: {}", load_average());
 
+    // B, F and R in every order in turn, so that machine noise and position hit all three alike.
+    let arms: [&Arc<dyn LlmClient>; 3] = [&bare, &forwarding, &recorded];
+    const ORDERS: [[usize; 3]; 6] = [
+        [0, 1, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [0, 2, 1],
+        [2, 1, 0],
+        [1, 0, 2],
+    ];
     for _ in 0..100 {
-        bare.completion(request()).await.unwrap();
-        recorded.completion(request()).await.unwrap();
+        for client in arms {
+            client.completion(request()).await.unwrap();
+        }
     }
     recorder.flush().await.unwrap();
     let committed_before = recorder.stats().committed;
 
-    let (mut b, mut r) = (Vec::with_capacity(calls), Vec::with_capacity(calls));
+    let mut took: [Vec<Duration>; 3] = std::array::from_fn(|_| Vec::with_capacity(calls));
     for i in 0..calls {
-        let order: [&Arc<dyn LlmClient>; 2] = if i % 2 == 0 {
-            [&bare, &recorded]
-        } else {
-            [&recorded, &bare]
-        };
-        for client in order {
+        for arm in ORDERS[i % ORDERS.len()] {
             let t = Instant::now();
-            let resp = client.completion(request()).await.unwrap();
-            let took = t.elapsed();
+            let resp = arms[arm].completion(request()).await.unwrap();
+            took[arm].push(t.elapsed());
             assert_eq!(resp.usage.completion_tokens, Some(16));
-            if Arc::ptr_eq(client, &bare) {
-                b.push(took);
-            } else {
-                r.push(took);
-            }
         }
     }
     recorder.flush().await.unwrap();
@@ -120,20 +150,44 @@ async fn main() {
         calls as u64,
         "one event per recorded call"
     );
-    b.sort();
-    r.sort();
     let us = |d: Duration| d.as_secs_f64() * 1e6;
-    let (b50, b99) = (us(percentile(&b, 0.5)), us(percentile(&b, 0.99)));
-    let (r50, r99) = (us(percentile(&r, 0.5)), us(percentile(&r, 0.99)));
+    let [p50, p99]: [[f64; 3]; 2] = [0.5, 0.99].map(|p| {
+        std::array::from_fn(|arm| {
+            let mut sorted = took[arm].clone();
+            sorted.sort();
+            us(percentile(&sorted, p))
+        })
+    });
     println!("concurrency 1, {calls} calls each (interleaved)");
-    println!("  B bare client      p50 {b50:>8.1} us  p99 {b99:>8.1} us");
-    println!("  R RecordingClient  p50 {r50:>8.1} us  p99 {r99:>8.1} us");
+    for (arm, name) in [
+        "B bare client     ",
+        "F forwarding only ",
+        "R RecordingClient ",
+    ]
+    .iter()
+    .enumerate()
+    {
+        println!(
+            "  {name} p50 {:>8.1} us  p99 {:>8.1} us",
+            p50[arm], p99[arm]
+        );
+    }
+    let added = |a: usize, b: usize, p: &[f64; 3]| {
+        format!(
+            "{:+.1} us ({:+.2}%)",
+            p[a] - p[b],
+            (p[a] / p[b] - 1.0) * 100.0
+        )
+    };
     println!(
-        "  added by recording: p50 {:+.1} us ({:+.2}%), p99 {:+.1} us ({:+.2}%)",
-        r50 - b50,
-        (r50 / b50 - 1.0) * 100.0,
-        r99 - b99,
-        (r99 / b99 - 1.0) * 100.0
+        "  added by recording (R vs B): p50 {}, p99 {}",
+        added(2, 0, &p50),
+        added(2, 0, &p99)
+    );
+    println!(
+        "  of which a wrapper (F vs B): p50 {}; recording itself (R vs F): p50 {}",
+        added(1, 0, &p50),
+        added(2, 1, &p50)
     );
     println!(
         "  {} events committed in {} batches, none dropped; load average at end: {}",

@@ -217,6 +217,29 @@ async fn a_successful_completion_is_recorded_with_usage_and_timings() {
 }
 
 #[tokio::test]
+async fn a_request_for_another_model_is_recorded_under_that_model() {
+    let (_dir, _db, rec) = setup().await;
+    let client = RecordingClient::wrap(
+        ScriptedClient::arc(
+            ProviderTier::Local,
+            Behaviour::Answer {
+                prompt_tokens: Some(9),
+                completion_tokens: Some(3),
+            },
+        ),
+        rec.clone(),
+    );
+    let mut req = request();
+    req.model_id = "oll/other model".into();
+    client.completion(req).await.unwrap();
+    let ev = only_event(&rec).await;
+    // Not the profile's model id the client caches, and made an identifier like it.
+    assert_eq!(ev.model_id.as_deref(), Some("oll/other_model"));
+    assert_eq!(ev.payload["model_id"], "oll/other_model");
+    assert_eq!(ev.provider_id.as_deref(), Some("oll"));
+}
+
+#[tokio::test]
 async fn a_failed_completion_is_recorded_with_its_error_kind() {
     let (_dir, _db, rec) = setup().await;
     let client = RecordingClient::wrap(

@@ -229,8 +229,8 @@ impl FlightRecorder {
     /// The correlation's trace, provider and model default to the event's own.
     pub fn record_inference(&self, event: LlmInference, correlation: Correlation) {
         let pending = PendingEvent {
-            event_id: Uuid::now_v7(),
-            occurred_at_ms: chrono::Utc::now().timestamp_millis(),
+            event_id: None,
+            occurred_at_ms: unix_now_ms(),
             event: FlightEvent::LlmInference(event),
             correlation,
         };
@@ -252,7 +252,7 @@ impl FlightRecorder {
             });
         }
         let pending = PendingEvent {
-            event_id: Uuid::now_v7(),
+            event_id: Some(Uuid::now_v7()),
             occurred_at_ms: chrono::Utc::now().timestamp_millis(),
             event,
             correlation,
@@ -429,4 +429,28 @@ async fn on_blocking_thread<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|_| RecorderError::WriterGone)?
+}
+
+/// Milliseconds since the Unix epoch (the clock read on the call path, without `chrono`'s
+/// calendar conversion).
+fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_call_path_clock_agrees_with_chrono() {
+        let before = chrono::Utc::now().timestamp_millis();
+        let now = unix_now_ms();
+        let after = chrono::Utc::now().timestamp_millis();
+        assert!(
+            before <= now && now <= after,
+            "{before} <= {now} <= {after}"
+        );
+    }
 }

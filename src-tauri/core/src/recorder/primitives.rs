@@ -3,6 +3,8 @@
 //! stored payload), [`Ident`] (a short identifier without whitespace) and [`ErrorKind`] (only
 //! made from an [`LlmError`]).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -13,31 +15,50 @@ use crate::llm::LlmError;
 pub const MAX_IDENT_LEN: usize = 256;
 
 /// A lowercase hex SHA-256 digest. Only [`Sha256Hex::digest`] and [`Sha256Hex::from_hasher`]
-/// make one, so a value of this type is always a hash of something, never the thing.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, ts_rs::TS)]
-#[serde(transparent)]
-pub struct Sha256Hex(String);
+/// make one, so a value of this type is always a hash of something, never the thing. The 64
+/// characters are held inline (no allocation: one is made on every completion's call path).
+#[derive(Clone, PartialEq, Eq, Hash, ts_rs::TS)]
+pub struct Sha256Hex(#[ts(type = "string")] [u8; 64]);
 
 impl Sha256Hex {
     /// Hashes `bytes`.
     pub fn digest(bytes: impl AsRef<[u8]>) -> Self {
-        Self(hex::encode(Sha256::digest(bytes.as_ref())))
+        Self::from_hasher(Sha256::new_with_prefix(bytes))
     }
 
     /// Finishes an incremental hash (for payloads hashed while streamed).
     pub fn from_hasher(hasher: Sha256) -> Self {
-        Self(hex::encode(hasher.finalize()))
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0u8; 64];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(hasher.finalize()) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0x0f)];
+        }
+        Self(hex)
     }
 
     /// The 64 lowercase hex characters.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Always ASCII: only `from_hasher` fills the buffer, from the table above.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Serialize for Sha256Hex {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Sha256Hex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Sha256Hex").field(&self.as_str()).finish()
     }
 }
 
 impl std::fmt::Display for Sha256Hex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -71,9 +92,10 @@ pub enum InvalidIdent {
 
 /// An identifier (profile, job, provider, model, plan, receipt ids; rule keys): 1 to 256 bytes,
 /// no whitespace or control characters. That keeps prose (a prompt, a response) out of id fields.
+/// Shared, not copied: a recording client clones its provider and model ids into every event.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, ts_rs::TS)]
 #[serde(transparent)]
-pub struct Ident(String);
+pub struct Ident(#[ts(type = "string")] Arc<str>);
 
 impl Ident {
     /// Checks and wraps `value`.
@@ -88,7 +110,7 @@ impl Ident {
         if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(InvalidIdent::Whitespace);
         }
-        Ok(Self(value))
+        Ok(Self(value.into()))
     }
 
     /// The identifier.
@@ -119,7 +141,7 @@ impl Ident {
         if s.is_empty() {
             s.push_str("unknown");
         }
-        Self(s)
+        Self(s.into())
     }
 }
 

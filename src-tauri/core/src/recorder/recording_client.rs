@@ -20,17 +20,49 @@ use crate::llm::{
     CompletionRequest, CompletionResponse, CompletionStream, FinishReason, LlmClient, LlmError,
     ModelProfile, StreamEvent, TokenUsage,
 };
+use crate::registry::ProviderTier;
 
 /// Records every completion of the wrapped client.
 pub struct RecordingClient {
     inner: Arc<dyn LlmClient>,
     recorder: FlightRecorder,
+    /// The profile's provider and model as event fields, made once (the provider never changes;
+    /// a request for another model of the client gets its own).
+    provider_id: Ident,
+    model: (String, Ident),
 }
 
 impl RecordingClient {
     /// Wraps `inner`.
     pub fn new(inner: Arc<dyn LlmClient>, recorder: FlightRecorder) -> Self {
-        Self { inner, recorder }
+        let profile = inner.profile();
+        let provider_id = Ident::sanitized(&profile.provider_id);
+        let model = (
+            profile.model_id.clone(),
+            Ident::sanitized(&profile.model_id),
+        );
+        Self {
+            inner,
+            recorder,
+            provider_id,
+            model,
+        }
+    }
+
+    fn start(&self, req: &CompletionRequest, streamed: bool) -> Attempt {
+        let model_id = if req.model_id == self.model.0 {
+            self.model.1.clone()
+        } else {
+            Ident::sanitized(&req.model_id)
+        };
+        Attempt::start(
+            &self.recorder,
+            self.provider_id.clone(),
+            model_id,
+            self.inner.profile().tier,
+            req,
+            streamed,
+        )
     }
 
     /// Wraps `inner` and hands it out as the registry does.
@@ -42,7 +74,7 @@ impl RecordingClient {
 #[async_trait]
 impl LlmClient for RecordingClient {
     async fn completion(&self, req: CompletionRequest) -> Result<CompletionResponse, LlmError> {
-        let mut attempt = Attempt::start(&self.recorder, self.inner.profile(), &req, false);
+        let mut attempt = self.start(&req, false);
         let result = self.inner.completion(req).await;
         match &result {
             Ok(resp) => {
@@ -64,7 +96,7 @@ impl LlmClient for RecordingClient {
         &self,
         req: CompletionRequest,
     ) -> Result<CompletionStream, LlmError> {
-        let mut attempt = Attempt::start(&self.recorder, self.inner.profile(), &req, true);
+        let mut attempt = self.start(&req, true);
         match self.inner.completion_stream(req).await {
             Ok(inner) => Ok(Box::pin(RecordedStream { inner, attempt })),
             Err(e) => {
@@ -97,15 +129,17 @@ struct Attempt {
 impl Attempt {
     fn start(
         recorder: &FlightRecorder,
-        profile: &ModelProfile,
+        provider_id: Ident,
+        model_id: Ident,
+        tier: ProviderTier,
         req: &CompletionRequest,
         streamed: bool,
     ) -> Self {
         let base = LlmInference {
             trace_id: req.trace_id,
-            provider_id: Ident::sanitized(&profile.provider_id),
-            model_id: Ident::sanitized(&req.model_id),
-            tier: profile.tier,
+            provider_id,
+            model_id,
+            tier,
             streamed,
             prompt_bytes: req.prompt.len() as u64,
             prompt_sha256: Sha256Hex::digest(req.prompt.as_bytes()),

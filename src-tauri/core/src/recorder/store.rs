@@ -92,10 +92,12 @@ pub struct EventQuery {
     pub limit: Option<u32>,
 }
 
-/// An event ready to be written (its id and time fixed by the caller).
+/// An event ready to be written (its time fixed by the caller).
 #[derive(Clone, Debug)]
 pub(crate) struct PendingEvent {
-    pub event_id: Uuid,
+    /// `None`: the writer draws the id when it encodes the event (inference events: off the
+    /// call path).
+    pub event_id: Option<Uuid>,
     pub occurred_at_ms: i64,
     pub event: FlightEvent,
     pub correlation: Correlation,
@@ -177,13 +179,10 @@ impl PreparedBatch {
         let mut uuid_buf = Uuid::encode_buffer();
         for mut pending in events {
             pending.fill_correlation();
+            let event_id = pending.event_id.unwrap_or_else(Uuid::now_v7);
             let payload = serde_json::to_string(&pending.event).map_err(RecorderError::Encode)?;
             ids.push((
-                pending
-                    .event_id
-                    .hyphenated()
-                    .encode_lower(&mut uuid_buf)
-                    .to_owned(),
+                event_id.hyphenated().encode_lower(&mut uuid_buf).to_owned(),
                 pending
                     .correlation
                     .trace_id
@@ -191,7 +190,7 @@ impl PreparedBatch {
             ));
             rows.push(WrittenRow {
                 seq: 0,
-                event_id: pending.event_id,
+                event_id,
                 event_type: pending.event.event_type().as_str(),
                 occurred_at_ms: pending.occurred_at_ms,
                 correlation: pending.correlation,
@@ -438,7 +437,7 @@ mod tests {
     fn events(n: usize) -> Vec<PendingEvent> {
         (0..n)
             .map(|i| PendingEvent {
-                event_id: Uuid::now_v7(),
+                event_id: Some(Uuid::now_v7()),
                 occurred_at_ms: 1_700_000_000_000 + i as i64,
                 event: FlightEvent::JobStarted(JobStarted {
                     job_id: Ident::new(format!("job-{i}")).unwrap(),
