@@ -101,14 +101,7 @@ async fn two_writers_keep_one_chain_and_a_forward_only_anchor() {
     assert!(reads > 10 && rounds > 0, "reads {reads}, rounds {rounds}");
 
     // Each writer's last commit is anchored or superseded: the anchor is at the head.
-    let report = rec1.verify().await.unwrap();
-    let VerifyReport::Ok {
-        head, anchored_seq, ..
-    } = report
-    else {
-        panic!("{report:?}")
-    };
-    assert_eq!(anchored_seq, Some(head.seq));
+    let head = assert_verified_and_anchored_at_head(&rec1).await;
     assert_eq!(head.seq, (4 * PER_WRITER) as i64);
     assert_eq!(
         rec1.stats().anchor_failures + rec2.stats().anchor_failures,

@@ -290,19 +290,21 @@ impl Anchor {
 
     /// [`Anchor::lock`] on the blocking pool.
     pub async fn lock_async(&self) -> Result<AnchorLock, AnchorError> {
-        let anchor = self.clone();
-        tokio::task::spawn_blocking(move || anchor.lock())
-            .await
-            .map_err(|e| AnchorError::Lock {
-                path: self.lock_path(),
-                source: std::io::Error::other(e),
-            })?
+        self.locking_on_blocking_pool(Self::lock).await
     }
 
     /// [`Anchor::lock_if_present`] on the blocking pool.
     pub async fn lock_if_present_async(&self) -> Result<Option<AnchorLock>, AnchorError> {
+        self.locking_on_blocking_pool(Self::lock_if_present).await
+    }
+
+    /// Runs `lock` (which may wait for another process) off the async threads.
+    async fn locking_on_blocking_pool<T: Send + 'static>(
+        &self,
+        lock: fn(&Self) -> Result<T, AnchorError>,
+    ) -> Result<T, AnchorError> {
         let anchor = self.clone();
-        tokio::task::spawn_blocking(move || anchor.lock_if_present())
+        tokio::task::spawn_blocking(move || lock(&anchor))
             .await
             .map_err(|e| AnchorError::Lock {
                 path: self.lock_path(),

@@ -50,9 +50,14 @@ pub(crate) struct Appender {
 }
 
 impl Appender {
-    /// Starts the stage's thread on `db`, and the background checkpointer beside it.
-    pub fn spawn(db: WriterDb, anchor: Anchor, shared: Arc<Shared>) -> Result<Self, RecorderError> {
-        let checkpointer = Checkpointer::spawn(db.path())?;
+    /// Starts the stage's thread on `db`; it nudges `checkpointer` as it appends and closes it
+    /// when it ends.
+    pub fn spawn(
+        db: WriterDb,
+        checkpointer: Checkpointer,
+        anchor: Anchor,
+        shared: Arc<Shared>,
+    ) -> Result<Self, RecorderError> {
         // One job waiting behind the one running is enough to keep the connection busy.
         let (jobs, rx) = mpsc::channel(1);
         let stage = Stage {

@@ -5,16 +5,17 @@
 //! The database stage nudges it after every [`CHECKPOINT_EVERY_ROWS`] appended rows; a nudge
 //! that arrives while a checkpoint runs is merged into the next one. A PASSIVE checkpoint never
 //! waits for the writer or readers and never blocks them; what it could not copy is copied by
-//! the next one, or by the writer connection's own automatic checkpoint (the safety net that
-//! bounds the WAL whatever happens here, and the only checkpoint a trickle of events ever needs:
-//! it never reaches the row count).
+//! the next one, or by the writer connection's own automatic checkpoint (the bound on the WAL
+//! whatever happens here). A trickle of events (one per commit, whole pages each) fills the WAL
+//! long before it reaches the row count, so for a trickle the writer's own checkpoint does the
+//! work, as before this thread existed.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 
 use super::RecorderError;
 
@@ -30,12 +31,16 @@ pub(crate) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Opens a connection to the database at `path` and starts the thread.
+    /// Opens a connection to the (existing) database at `path` and starts the thread. Blocking.
     pub fn spawn(path: &Path) -> Result<Self, RecorderError> {
-        let conn = Connection::open(path)?;
-        // A checkpoint takes SQLite's checkpointer lock only; if the writer's automatic
-        // checkpoint holds it, this one is skipped rather than waited for.
-        conn.busy_timeout(Duration::ZERO)?;
+        // Never creates the file: a missing database is an error, not a new empty one.
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // A PASSIVE checkpoint never calls the busy handler (if the writer's own checkpoint is
+        // running, it reports `busy` instead); this only bounds the schema read before it.
+        conn.busy_timeout(Duration::from_secs(1))?;
         let (nudges, rx) = sync_channel(1);
         let path = path.to_path_buf();
         let thread = std::thread::Builder::new()
@@ -76,18 +81,46 @@ impl Checkpointer {
 }
 
 fn run(conn: Connection, nudges: Receiver<()>, path: PathBuf) {
+    // A skipped or partial checkpoint is not a loss: the frames stay in the WAL, readable and
+    // durable, for the next one.
     while nudges.recv().is_ok() {
-        if let Err(e) = checkpoint(&conn) {
-            // Not a loss: the frames stay in the WAL, readable and durable, for the next one.
-            tracing::debug!(error = %e, path = %path.display(), "flight recorder: background checkpoint skipped");
+        match checkpoint(&conn) {
+            Ok(done) if done.busy => tracing::trace!(
+                path = %path.display(),
+                "flight recorder: background checkpoint skipped, another one is running"
+            ),
+            Ok(done) => tracing::trace!(
+                frames = done.wal_frames,
+                copied = done.copied_frames,
+                "flight recorder: background checkpoint"
+            ),
+            Err(e) => tracing::debug!(
+                error = %e,
+                path = %path.display(),
+                "flight recorder: background checkpoint failed"
+            ),
         }
     }
 }
 
-/// One PASSIVE checkpoint; returns the WAL's frames and how many of them are now in the database.
-pub(crate) fn checkpoint(conn: &Connection) -> Result<(i64, i64), rusqlite::Error> {
+/// What one checkpoint did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Checkpointed {
+    /// Another checkpoint held SQLite's checkpointer lock; nothing was copied.
+    pub busy: bool,
+    pub wal_frames: i64,
+    /// Frames of the WAL now in the database file.
+    pub copied_frames: i64,
+}
+
+/// One PASSIVE checkpoint.
+pub(crate) fn checkpoint(conn: &Connection) -> Result<Checkpointed, rusqlite::Error> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-        Ok((r.get(1)?, r.get(2)?))
+        Ok(Checkpointed {
+            busy: r.get::<_, i64>(0)? != 0,
+            wal_frames: r.get(1)?,
+            copied_frames: r.get(2)?,
+        })
     })
 }
 

@@ -30,7 +30,6 @@ pub mod verify;
 mod writer;
 mod writer_db;
 
-use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -49,8 +48,8 @@ pub use store::{ChainHead, EventQuery, RetentionCheckpoint, StoredEvent};
 pub use verify::{BreakKind, VerifyReport};
 
 use crate::db::Database;
-use anchor_keeper::AnchorKeeper;
 use appender::Appender;
+use checkpointer::Checkpointer;
 use store::PendingEvent;
 use writer::{Command, Shared, Writer};
 use writer_db::WriterDb;
@@ -74,7 +73,7 @@ pub enum RecorderError {
     /// The operating system refused a thread the recorder needs (its database stage or its
     /// checkpointer); the recorder does not start.
     #[error("the Flight Recorder could not start a thread: {0}")]
-    Thread(std::io::Error),
+    Thread(#[source] std::io::Error),
     #[error("inference events go through `record_inference`; {event_type} is a governance event and must use `append_durable`")]
     NotGovernance { event_type: EventType },
     #[error("writing the export failed: {0}")]
@@ -156,7 +155,11 @@ impl FlightRecorder {
     ) -> Result<Self, RecorderError> {
         let anchor = Anchor::new(data_dir, keys.load().await?);
         let path = db.path().to_path_buf();
-        let mut writer_db = on_blocking_thread(move || WriterDb::open(&path)).await?;
+        let (mut writer_db, checkpointer) = on_blocking_thread(move || {
+            let writer_db = WriterDb::open(&path)?;
+            Ok((writer_db, Checkpointer::spawn(&path)?))
+        })
+        .await?;
         let shared = Arc::new(Shared::new(config.live_capacity));
         // Under the anchor's lock, the anchor is read before the database: another process's
         // anchor only ever certifies what it committed first, so the head read next cannot be
@@ -193,20 +196,16 @@ impl FlightRecorder {
         drop(lock);
         let (queue_tx, queue_rx) = mpsc::channel(config.queue_capacity.max(1));
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
-        let writer = Writer {
-            appender: Appender::spawn(writer_db, anchor.clone(), shared.clone())?,
-            anchor: anchor.clone(),
-            keeper: AnchorKeeper::spawn(anchor.clone(), shared.clone()),
-            queue: queue_rx,
-            commands: cmd_rx,
-            shared: shared.clone(),
-            max_batch: config.max_batch.max(1),
-            linger: config.batch_linger,
-            predicted: Some(head.clone()),
-            last_committed: Some(head),
-            in_flight: VecDeque::new(),
-            unreported: None,
-        };
+        let appender = Appender::spawn(writer_db, checkpointer, anchor.clone(), shared.clone())?;
+        let writer = Writer::new(
+            anchor.clone(),
+            appender,
+            shared.clone(),
+            queue_rx,
+            cmd_rx,
+            &config,
+            head,
+        );
         tokio::spawn(writer.run());
         let recorder = Self {
             inner: Arc::new(Inner {

@@ -29,7 +29,7 @@ use super::events::FlightEvent;
 use super::store::{
     ChainHead, PendingEvent, PreparedBatch, RetentionCheckpoint, StoredEvent, WrittenRow,
 };
-use super::RecorderError;
+use super::{RecorderConfig, RecorderError};
 
 /// Counters shared by the writer and the handles.
 #[derive(Debug)]
@@ -86,27 +86,27 @@ pub(crate) enum Command {
 }
 
 pub(crate) struct Writer {
-    pub anchor: Anchor,
+    anchor: Anchor,
     /// Advances the anchor after inference batches, off this task's path.
-    pub keeper: AnchorKeeper,
+    keeper: AnchorKeeper,
     /// Runs the transactions on the writer's connection while this task encodes the next batch.
-    pub appender: Appender,
-    pub queue: mpsc::Receiver<PendingEvent>,
-    pub commands: mpsc::Receiver<Command>,
-    pub shared: Arc<Shared>,
-    pub max_batch: usize,
+    appender: Appender,
+    queue: mpsc::Receiver<PendingEvent>,
+    commands: mpsc::Receiver<Command>,
+    shared: Arc<Shared>,
+    max_batch: usize,
     /// How long a batch of inference events that is not full waits for more (group commit).
-    pub linger: Duration,
+    linger: Duration,
     /// The head the next batch is encoded against: the last row of the last batch handed to the
     /// appender. `None` after a batch was relinked or failed (the prediction is off until the
     /// batches in flight are settled).
-    pub predicted: Option<ChainHead>,
+    predicted: Option<ChainHead>,
     /// The head after the last batch that was committed, `None` after a failure.
-    pub last_committed: Option<ChainHead>,
+    last_committed: Option<ChainHead>,
     /// Batches handed to the appender and not yet settled, oldest first (at most two).
-    pub in_flight: VecDeque<InFlight>,
+    in_flight: VecDeque<InFlight>,
     /// The first failure since the last drain that no caller was waiting for.
-    pub unreported: Option<RecorderError>,
+    unreported: Option<RecorderError>,
 }
 
 /// A batch handed to the appender: what settling it needs.
@@ -135,6 +135,33 @@ type ShutdownReply = (
 );
 
 impl Writer {
+    /// A writer whose chain is at `head`, reading `queue` and `commands`, inserting through
+    /// `appender`; it starts its anchor keeper.
+    pub fn new(
+        anchor: Anchor,
+        appender: Appender,
+        shared: Arc<Shared>,
+        queue: mpsc::Receiver<PendingEvent>,
+        commands: mpsc::Receiver<Command>,
+        config: &RecorderConfig,
+        head: ChainHead,
+    ) -> Self {
+        Self {
+            keeper: AnchorKeeper::spawn(anchor.clone(), shared.clone()),
+            anchor,
+            appender,
+            queue,
+            commands,
+            shared,
+            max_batch: config.max_batch.max(1),
+            linger: config.batch_linger,
+            predicted: Some(head.clone()),
+            last_committed: Some(head),
+            in_flight: VecDeque::new(),
+            unreported: None,
+        }
+    }
+
     /// Runs until shutdown, or until every handle is gone (then drains the queue first).
     pub async fn run(mut self) {
         let mut queue_open = true;
@@ -275,7 +302,12 @@ impl Writer {
 
     /// Moves what is queued into `batch`, up to the batch size.
     fn fill(&mut self, batch: &mut Vec<PendingEvent>) {
-        while batch.len() < self.max_batch {
+        self.fill_up_to(batch, self.max_batch);
+    }
+
+    /// Moves what is queued into `batch` until it holds `limit` events.
+    fn fill_up_to(&mut self, batch: &mut Vec<PendingEvent>, limit: usize) {
+        while batch.len() < limit {
             match self.queue.try_recv() {
                 Ok(ev) => batch.push(ev),
                 Err(_) => break,
@@ -291,16 +323,19 @@ impl Writer {
         unreported.map_or(drained, Err)
     }
 
-    /// Commits everything queued now; returns the first failure among these batches (and the
-    /// ones in flight).
+    /// Commits everything queued now (not what arrives meanwhile: under a flood that never
+    /// pauses the queue is never empty, and a flush must still return); returns the first
+    /// failure among these batches (and the ones in flight).
     async fn commit_queued(&mut self) -> Result<(), RecorderError> {
         let mut first_error = self.settle_all().await.err();
-        loop {
+        let mut remaining = self.queue.len();
+        while remaining > 0 {
             let mut batch = Vec::new();
-            self.fill(&mut batch);
+            self.fill_up_to(&mut batch, remaining.min(self.max_batch));
             if batch.is_empty() {
                 break;
             }
+            remaining -= batch.len();
             if let Err(e) = self.submit(batch, Anchoring::Background).await {
                 first_error.get_or_insert(e);
             }

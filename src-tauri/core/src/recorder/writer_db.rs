@@ -10,7 +10,7 @@
 //!
 //! Durability: `synchronous=FULL`, so a commit is on disk before the writer acknowledges it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -27,7 +27,6 @@ const INSERT_CHUNK: usize = 256;
 /// The writer's connection.
 pub(crate) struct WriterDb {
     conn: Connection,
-    path: PathBuf,
     /// The INSERT for 2^i rows at index i (1 to [`INSERT_CHUNK`] rows).
     insert_sql: Vec<String>,
 }
@@ -59,16 +58,7 @@ impl WriterDb {
         let insert_sql = (0..=INSERT_CHUNK.ilog2())
             .map(|i| insert_sql(1 << i))
             .collect();
-        Ok(Self {
-            conn,
-            path: path.to_path_buf(),
-            insert_sql,
-        })
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(Self { conn, insert_sql })
     }
 
     /// The head and the retention base, read in one snapshot.

@@ -82,3 +82,16 @@ pub fn inference_corr(ev: &LlmInference) -> Correlation {
         .provider(ev.provider_id.clone())
         .model(ev.model_id.clone())
 }
+
+/// Verifies the chain and asserts it is whole and anchored at its head; returns the head.
+pub async fn assert_verified_and_anchored_at_head(rec: &FlightRecorder) -> ChainHead {
+    let report = rec.verify().await.unwrap();
+    let VerifyReport::Ok {
+        head, anchored_seq, ..
+    } = report
+    else {
+        panic!("{report:?}")
+    };
+    assert_eq!(anchored_seq, Some(head.seq), "the anchor is at the head");
+    head
+}
