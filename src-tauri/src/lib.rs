@@ -32,6 +32,7 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
             commands::profiles::activate_profile,
             commands::profiles::export_profile,
             commands::profiles::model_catalog,
+            commands::profiles::model_tier,
             // Providers
             commands::providers::provider_presets,
             commands::providers::providers,

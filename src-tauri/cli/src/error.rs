@@ -62,6 +62,12 @@ impl From<RegistryError> for CliError {
     }
 }
 
+impl From<handshake_core::vocab::UnknownName> for CliError {
+    fn from(unknown: handshake_core::vocab::UnknownName) -> Self {
+        RegistryError::from(unknown).into()
+    }
+}
+
 impl From<ProfileError> for CliError {
     fn from(e: ProfileError) -> Self {
         Self::Core(e.into())

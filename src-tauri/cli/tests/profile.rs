@@ -180,10 +180,18 @@ fn a_used_profile_refuses_in_place_edit_and_jobs_keep_their_profile() {
     assert_eq!(job2["profile_id"], "wp-dev-2");
     assert_ne!(job2["job_id"], job1.as_str());
 
-    // --profile activates the named profile first, and the job pins it.
+    // --profile pins the named profile without activating it: the active profile changes only
+    // through `profile activate`, an explicit, recorded step.
     let job3 = hsk_json(d, &["job", "start", "--profile", "wp-dev"]);
     assert_eq!(job3["profile_id"], "wp-dev");
-    assert_eq!(hsk_json(d, &["profile", "show", "wp-dev"])["active"], true);
+    assert_eq!(hsk_json(d, &["profile", "show", "wp-dev"])["active"], false);
+    assert_eq!(
+        hsk_json(d, &["profile", "show", "wp-dev-2"])["active"],
+        true
+    );
+    let missing = hsk(d, &["--json", "job", "start", "--profile", "wp-none"], "");
+    assert_eq!(missing.code, Some(1));
+    assert_eq!(missing.error()["code"], "profile_not_found");
     let used = hsk_json(d, &["profile", "show", "wp-dev"])["used_by_jobs"].clone();
     assert_eq!(used.as_array().unwrap().len(), 2);
     let text = hsk(d, &["job", "show", &job1], "").ok().stdout;

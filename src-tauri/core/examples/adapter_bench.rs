@@ -18,9 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use handshake_core::llm::{CompletionRequest, LlmClient, OpenAiCompatClient, RetryPolicy};
-use handshake_core::registry::{
-    OpenAiCompatOptions, ProviderEndpoint, ProviderKind, ProviderTier, Timeouts,
-};
+use handshake_core::llm::{OpenAiCompatOptions, WireConfig};
+use handshake_core::vocab::{ProviderTier, Timeouts};
 
 #[path = "support/bench_upstream.rs"]
 mod bench_upstream;
@@ -89,9 +88,8 @@ async fn main() {
         None => format!("http://{}", upstream(0).await),
     };
     let url = format!("{origin}/v1/chat/completions");
-    let endpoint = ProviderEndpoint {
+    let endpoint = WireConfig {
         provider_id: "bench".into(),
-        kind: ProviderKind::OpenaiCompat,
         tier: ProviderTier::Local,
         base_url: url::Url::parse(&format!("{origin}/v1")).unwrap(),
         api_key: None,

@@ -16,12 +16,11 @@ use std::time::{Duration, Instant};
 
 use handshake_core::db::Database;
 use handshake_core::llm::{CompletionRequest, LlmClient, OpenAiCompatClient, RetryPolicy};
+use handshake_core::llm::{OpenAiCompatOptions, WireConfig};
 use handshake_core::recorder::{
     AnchorKey, FlightRecorder, KeySource, RecorderConfig, RecordingClient,
 };
-use handshake_core::registry::{
-    OpenAiCompatOptions, ProviderEndpoint, ProviderKind, ProviderTier, Timeouts,
-};
+use handshake_core::vocab::{ProviderTier, Timeouts};
 
 #[path = "support/bench_upstream.rs"]
 mod bench_upstream;
@@ -82,9 +81,8 @@ async fn main() {
         .map(Duration::from_millis)
         .unwrap_or(RecorderConfig::default().batch_linger);
     let addr = upstream(0).await;
-    let endpoint = ProviderEndpoint {
+    let endpoint = WireConfig {
         provider_id: "bench".into(),
-        kind: ProviderKind::OpenaiCompat,
         tier: ProviderTier::Local,
         base_url: url::Url::parse(&format!("http://{addr}/v1")).unwrap(),
         api_key: None,

@@ -1,6 +1,8 @@
 //! Handshake's domain logic, with no dependency on Tauri so that every rule is testable headless.
 //!
 //! One module per concept:
+//! - [`vocab`]: the vocabulary every module shares (provider kind and tier, `ModelId`, roles,
+//!   timeouts, destinations) and the one rule that decides a model's effective tier.
 //! - [`paths`]: where the app keeps its data (platform data directory, or an override).
 //! - [`db`]: the one SQLite database, its migrations and its forward-compatibility guard.
 //! - [`secrets`]: the OS keychain, the only place a provider secret is ever stored.
@@ -24,6 +26,7 @@ pub mod profiles;
 pub mod recorder;
 pub mod registry;
 pub mod secrets;
+pub mod vocab;
 
 pub use facade::Handshake;
 

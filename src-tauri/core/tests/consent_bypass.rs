@@ -9,16 +9,16 @@ use std::time::Duration;
 
 use consent_common::*;
 use handshake_core::consent::{
-    CloudGate, ConsentError, EscalationStatus, GovernanceMode, GuardConfig, UiSurface,
+    CloudGate, ConsentError, EscalationRequest, EscalationStatus, GovernanceMode, GuardConfig,
+    UiSurface,
 };
 use handshake_core::llm::{
     CompletionRequest, CompletionResponse, CompletionStream, LlmClient, LlmError, ModelProfile,
     OpenAiCompatClient,
 };
+use handshake_core::llm::{OpenAiCompatOptions, WireConfig};
 use handshake_core::recorder::{DenyReason, EventType, Sha256Hex};
-use handshake_core::registry::{
-    OpenAiCompatOptions, ProviderEndpoint, ProviderKind, ProviderTier, Timeouts,
-};
+use handshake_core::vocab::{Destination, ProviderTier, Timeouts};
 
 fn denied(result: Result<impl std::fmt::Debug, ConsentError>) -> DenyReason {
     match result {
@@ -617,9 +617,8 @@ impl LlmClient for Tamper {
 /// The real OpenAI-compatible adapter for the workspace's cloud model, at `server`.
 fn cloud_adapter(server: &WireServer) -> Arc<dyn LlmClient> {
     let timeouts = Timeouts::default();
-    let endpoint = ProviderEndpoint {
+    let endpoint = WireConfig {
         provider_id: "open".into(),
-        kind: ProviderKind::OpenaiCompat,
         tier: ProviderTier::Cloud,
         base_url: url::Url::parse(&format!("{}/", server.base_url())).unwrap(),
         api_key: None,
@@ -636,11 +635,16 @@ async fn a_cloud_adapter_sends_only_inside_the_gate_and_only_the_approved_bytes(
     let ws = hybrid().await;
     let server = WireServer::start().await;
     let adapter = cloud_adapter(&server);
+    let at_server = destination_at(&server);
+    let escalate = |prompt: &str| EscalationRequest {
+        destination: at_server.clone(),
+        ..ws.request(prompt)
+    };
 
     // Outside the gate, even a hand-built cloud-tier adapter sends nothing.
     let mut direct = ws
         .guard
-        .request_escalation(ws.request("direct"))
+        .request_escalation(escalate("direct"))
         .await
         .map(|p| p.escalation_id)
         .unwrap();
@@ -657,10 +661,14 @@ async fn a_cloud_adapter_sends_only_inside_the_gate_and_only_the_approved_bytes(
 
     // Through the gate but with a layer that changes the prompt after the gate's check: refused at
     // the adapter, recorded as a hash mismatch, nothing sent.
-    let tampered_gate = CloudGate::new(Arc::new(Tamper(adapter.clone())), ws.guard.clone());
+    let tampered_gate = CloudGate::new(
+        Arc::new(Tamper(adapter.clone())),
+        ws.guard.clone(),
+        at_server.clone(),
+    );
     let pending = ws
         .guard
-        .request_escalation(ws.request("summarise"))
+        .request_escalation(escalate("summarise"))
         .await
         .unwrap();
     ws.guard
@@ -688,7 +696,7 @@ async fn a_cloud_adapter_sends_only_inside_the_gate_and_only_the_approved_bytes(
     // The same adapter through an honest gate: exactly the approved prompt arrives.
     direct = ws
         .guard
-        .request_escalation(ws.request("summarise honestly"))
+        .request_escalation(escalate("summarise honestly"))
         .await
         .unwrap()
         .escalation_id;
@@ -696,11 +704,73 @@ async fn a_cloud_adapter_sends_only_inside_the_gate_and_only_the_approved_bytes(
         .approve(&direct, person(UiSurface::CloudEscalationModal))
         .await
         .unwrap();
-    let honest_gate = CloudGate::new(adapter, ws.guard.clone());
+    let honest_gate = CloudGate::new(adapter, ws.guard.clone(), at_server.clone());
     // The loopback server answers with plain JSON rather than SSE, so the answer may not parse:
     // what matters here is what reached it.
     let _ = ws.guard.execute_approved(&direct, &honest_gate).await;
     assert_eq!(server.prompts(), vec!["summarise honestly".to_owned()]);
+}
+
+#[tokio::test]
+async fn a_provider_changed_after_approval_sends_nothing() {
+    let ws = hybrid().await;
+    let server = WireServer::start().await;
+    let adapter = cloud_adapter(&server);
+    let approved_at = destination_at(&server);
+    let approve = |prompt: &'static str, destination: Destination| {
+        let ws = &ws;
+        async move {
+            let pending = ws
+                .guard
+                .request_escalation(EscalationRequest {
+                    destination,
+                    ..ws.request(prompt)
+                })
+                .await
+                .unwrap();
+            ws.guard
+                .approve(
+                    &pending.escalation_id,
+                    person(UiSurface::CloudEscalationModal),
+                )
+                .await
+                .unwrap();
+            pending.escalation_id
+        }
+    };
+
+    // The provider was edited after the approval (a new revision): the gate refuses before the
+    // adapter is called, records why and blocks the plan.
+    let edited = Destination {
+        revision: approved_at.revision + 1,
+        ..approved_at.clone()
+    };
+    let escalation = approve("edited provider", approved_at.clone()).await;
+    let gate = CloudGate::new(adapter.clone(), ws.guard.clone(), edited);
+    let reason = denied(ws.guard.execute_approved(&escalation, &gate).await);
+    assert_eq!(reason, DenyReason::DestinationChanged);
+    let shown = ws.guard.show(&escalation).await.unwrap();
+    assert_eq!(shown.status, EscalationStatus::Blocked);
+
+    // The gate is told the approved destination but the adapter sends elsewhere: the adapter's
+    // own check refuses, and the refusal is recorded as a changed destination.
+    let elsewhere = Destination {
+        origin: "https://other.example:443".into(),
+        ..approved_at.clone()
+    };
+    let escalation = approve("another origin", elsewhere.clone()).await;
+    let gate = CloudGate::new(adapter, ws.guard.clone(), elsewhere);
+    let reason = denied(ws.guard.execute_approved(&escalation, &gate).await);
+    assert_eq!(reason, DenyReason::DestinationChanged);
+
+    assert!(
+        server.requests().is_empty(),
+        "bytes left for a changed destination"
+    );
+    assert_eq!(
+        ws.denial_reasons().await,
+        vec!["destination_changed", "destination_changed"]
+    );
 }
 
 #[tokio::test]

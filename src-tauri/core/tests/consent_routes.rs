@@ -56,11 +56,14 @@ async fn a_fallback_from_local_to_cloud_goes_through_the_guard() {
         &resolution.chosen_model_id,
         ProviderTier::Cloud,
     );
-    let GovernedClient::Cloud(gate) = GovernedClient::new(Arc::new(client), &ws.guard) else {
+    let GovernedClient::Cloud(gate) =
+        GovernedClient::new(Arc::new(client), &ws.guard, destination())
+    else {
         panic!("a cloud-tier client must come back gated");
     };
     let request =
-        EscalationRequest::for_resolution(&resolution, &ws.profile, "fix the build").unwrap();
+        EscalationRequest::for_resolution(&resolution, &ws.profile, destination(), "fix the build")
+            .unwrap();
     assert!(!request.local_only);
     let pending = ws.guard.request_escalation(request).await.unwrap();
     let err = ws
@@ -91,7 +94,7 @@ async fn a_fallback_from_local_to_cloud_goes_through_the_guard() {
         "oll/qwen3:8b",
         ProviderTier::Local,
     );
-    assert!(!GovernedClient::new(Arc::new(local), &ws.guard).is_cloud());
+    assert!(!GovernedClient::new(Arc::new(local), &ws.guard, destination()).is_cloud());
 }
 
 #[tokio::test]
@@ -108,7 +111,8 @@ async fn a_local_only_assignment_resolved_to_cloud_is_denied() {
     .unwrap();
     // Whatever hands the guard a cloud model for the local_only frontend is refused.
     resolution.chosen_model_id = CLOUD_MODEL.into();
-    let request = EscalationRequest::for_resolution(&resolution, &ws.profile, "hi").unwrap();
+    let request =
+        EscalationRequest::for_resolution(&resolution, &ws.profile, destination(), "hi").unwrap();
     assert!(request.local_only);
     let err = ws.guard.request_escalation(request).await.unwrap_err();
     assert_eq!(err.deny_reason(), Some(DenyReason::LocalOnly));
@@ -220,12 +224,19 @@ async fn a_registry_cloud_provider_is_only_reachable_through_the_gate() {
     let ws = Workspace::new(profile("wp-reg", "HYBRID", true, None)).await;
     let endpoint = reg.endpoint("open").await.unwrap();
     let client = HttpChatClient::new(
-        endpoint.http.clone(),
-        endpoint.base_url.as_str().trim_end_matches('/').to_owned(),
+        endpoint.wire.http.clone(),
+        endpoint
+            .wire
+            .base_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned(),
         CLOUD_MODEL,
-        endpoint.tier,
+        endpoint.wire.tier,
     );
-    let GovernedClient::Cloud(gate) = GovernedClient::new(Arc::new(client), &ws.guard) else {
+    let GovernedClient::Cloud(gate) =
+        GovernedClient::new(Arc::new(client), &ws.guard, destination())
+    else {
         panic!("a cloud-tier client must come back gated");
     };
     let pending = ws

@@ -12,7 +12,7 @@ use futures::StreamExt;
 use handshake_core::llm::{
     FinishReason, LlmClient, LlmError, OllamaClient, RetryPolicy, StreamEvent,
 };
-use handshake_core::registry::{ProviderKind, ProviderTier};
+use handshake_core::registry::ProviderTier;
 use support::*;
 use tokio::net::TcpStream;
 
@@ -59,7 +59,7 @@ async fn daemon(req: Recorded, mut sock: TcpStream, chat: String) {
 }
 
 async fn client(server: &LoopbackServer) -> OllamaClient {
-    let ep = endpoint(ProviderKind::Ollama, "oll", server.url(""), None);
+    let ep = endpoint("oll", server.url(""), None);
     OllamaClient::new(ep, "gemma3:270m")
         .await
         .unwrap()
@@ -278,7 +278,7 @@ async fn an_unknown_model_is_model_not_found_at_construction() {
         .await;
     })
     .await;
-    let ep = endpoint(ProviderKind::Ollama, "oll", server.url(""), None);
+    let ep = endpoint("oll", server.url(""), None);
     let e = OllamaClient::new(ep, "nope:1b").await.unwrap_err();
     assert!(
         matches!(e, LlmError::ModelNotFound { ref model } if model == "oll/nope:1b"),
@@ -295,7 +295,7 @@ async fn load_and_unload_send_what_ollama_expects() {
         respond(&mut sock, "200 OK", "", "application/json", answer.as_bytes()).await;
     })
     .await;
-    let ep = endpoint(ProviderKind::Ollama, "oll", server.url("/"), None);
+    let ep = endpoint("oll", server.url("/"), None);
     let client = OllamaClient::with_context_length(ep, "gemma3:270m", Some(2048))
         .unwrap()
         .with_keep_alive(Some(Duration::from_secs(600)));
@@ -327,7 +327,7 @@ async fn cloud_tagged_models_are_cloud_tier_and_unreachable_without_the_gate() {
         .await;
     })
     .await;
-    let ep = endpoint(ProviderKind::Ollama, "oll", server.url(""), None);
+    let ep = endpoint("oll", server.url(""), None);
     let fast = RetryPolicy {
         max_attempts: 3,
         base_delay: Duration::from_millis(5),
@@ -378,12 +378,7 @@ async fn list_models_reads_tags() {
         respond(&mut sock, "200 OK", "", "application/json", br#"{"models":[{"name":"gemma3:270m","model":"gemma3:270m"},{"name":"gemma3:270m-alt"}]}"#).await;
     })
     .await;
-    let ep = endpoint(
-        ProviderKind::Ollama,
-        "oll",
-        server.url(""),
-        Some("ollama-key"),
-    );
+    let ep = endpoint("oll", server.url(""), Some("ollama-key"));
     let client = OllamaClient::with_context_length(ep, "gemma3:270m", None).unwrap();
     assert_eq!(
         client.list_models().await.unwrap(),

@@ -12,7 +12,7 @@ use futures::StreamExt;
 use handshake_core::llm::{
     LlmClient, LlmError, OpenAiCompatClient, RetryPolicy, StreamEvent, TimeoutPhase,
 };
-use handshake_core::registry::{ProviderKind, ProviderTier};
+use handshake_core::registry::ProviderTier;
 use support::sse::*;
 use support::*;
 use tokio::io::AsyncWriteExt;
@@ -54,7 +54,7 @@ async fn no_headers_is_a_first_byte_timeout_and_trickling_hits_the_total() {
         tokio::time::sleep(Duration::from_secs(10)).await;
     })
     .await;
-    let mut ep = endpoint(ProviderKind::OpenaiCompat, "oai", silent.url("/v1"), None);
+    let mut ep = endpoint("oai", silent.url("/v1"), None);
     ep.timeouts.first_byte_ms = 300;
     let e = OpenAiCompatClient::new(ep, "m1")
         .unwrap()
@@ -83,7 +83,7 @@ async fn no_headers_is_a_first_byte_timeout_and_trickling_hits_the_total() {
         }
     })
     .await;
-    let mut ep = endpoint(ProviderKind::OpenaiCompat, "oai", trickler.url("/v1"), None);
+    let mut ep = endpoint("oai", trickler.url("/v1"), None);
     ep.timeouts.total_ms = 600;
     let started = Instant::now();
     let e = OpenAiCompatClient::new(ep, "m1")
@@ -207,7 +207,7 @@ async fn retries_before_output_for_local_and_never_for_cloud() {
         }
     };
     let server = LoopbackServer::start(flaky).await;
-    let ep = endpoint(ProviderKind::OpenaiCompat, "oai", server.url("/v1"), None);
+    let ep = endpoint("oai", server.url("/v1"), None);
     let fast = RetryPolicy {
         max_attempts: 3,
         base_delay: Duration::from_millis(10),
@@ -223,12 +223,7 @@ async fn retries_before_output_for_local_and_never_for_cloud() {
     assert_eq!(server.requests().len(), 3);
 
     let cloud_server = LoopbackServer::start(flaky).await;
-    let mut ep = endpoint(
-        ProviderKind::OpenaiCompat,
-        "oai",
-        cloud_server.url("/v1"),
-        None,
-    );
+    let mut ep = endpoint("oai", cloud_server.url("/v1"), None);
     ep.tier = ProviderTier::Cloud;
     // A cloud-tier adapter called directly, outside the consent gate, sends nothing at all (the
     // gate's own sends are never retried either: RetryPolicy gives a cloud tier no retry).
@@ -261,7 +256,7 @@ async fn retries_before_output_for_local_and_never_for_cloud() {
         }
     })
     .await;
-    let ep = endpoint(ProviderKind::OpenaiCompat, "oai", limited.url("/v1"), None);
+    let ep = endpoint("oai", limited.url("/v1"), None);
     let started = Instant::now();
     OpenAiCompatClient::new(ep, "m1")
         .unwrap()
@@ -277,12 +272,7 @@ async fn retries_before_output_for_local_and_never_for_cloud() {
         respond(&mut sock, "401 Unauthorized", "", "application/json", b"{}").await;
     })
     .await;
-    let ep = endpoint(
-        ProviderKind::OpenaiCompat,
-        "oai",
-        unauthorized.url("/v1"),
-        None,
-    );
+    let ep = endpoint("oai", unauthorized.url("/v1"), None);
     let _ = OpenAiCompatClient::new(ep, "m1")
         .unwrap()
         .with_retry_policy(fast)
@@ -297,7 +287,6 @@ async fn connection_refused_is_unreachable_and_egress_denials_are_recognised() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let ep = endpoint(
-        ProviderKind::OpenaiCompat,
         "oai",
         url::Url::parse(&format!("http://{addr}/v1")).unwrap(),
         None,
@@ -314,7 +303,6 @@ async fn connection_refused_is_unreachable_and_egress_denials_are_recognised() {
     );
 
     let mut ep = endpoint(
-        ProviderKind::OpenaiCompat,
         "oai",
         url::Url::parse("http://denied.invalid/v1").unwrap(),
         None,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use handshake_core::llm::{FinishReason, LlmClient, LlmError, OpenAiCompatClient, StreamEvent};
-use handshake_core::registry::{MaxTokensField, OpenAiCompatOptions, ProviderKind};
+use handshake_core::registry::{MaxTokensField, OpenAiCompatOptions};
 use support::sse::*;
 use support::*;
 
@@ -44,12 +44,7 @@ async fn completes_and_sends_the_expected_request_keyless() {
 #[tokio::test]
 async fn keyed_calls_send_bearer_and_extra_headers_with_trailing_slash_base() {
     let server = LoopbackServer::start(|_, _, sock| serve_sse(sock, good_stream())).await;
-    let mut ep = endpoint(
-        ProviderKind::OpenaiCompat,
-        "oai",
-        server.url("/v1/"),
-        Some("sk-secret-123"),
-    );
+    let mut ep = endpoint("oai", server.url("/v1/"), Some("sk-secret-123"));
     ep.extra_headers = vec![("x-team".into(), secrecy::SecretString::from("blue"))];
     ep.openai = OpenAiCompatOptions {
         max_tokens_field: MaxTokensField::MaxCompletionTokens,

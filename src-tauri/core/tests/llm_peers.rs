@@ -18,7 +18,6 @@ use futures::StreamExt;
 use handshake_core::llm::{
     FinishReason, LlmClient, LlmError, OllamaClient, OpenAiCompatClient, StreamEvent,
 };
-use handshake_core::registry::ProviderKind;
 use support::{endpoint, request};
 
 /// The Ollama test peer generates one answer at a time and its event loop can stall when calls
@@ -43,7 +42,7 @@ fn peer_url(var: &str) -> Option<url::Url> {
 
 fn openai() -> Option<OpenAiCompatClient> {
     let url = peer_url("HANDSHAKE_PEER_OPENAI_URL")?;
-    let mut ep = endpoint(ProviderKind::OpenaiCompat, "peer", url, None);
+    let mut ep = endpoint("peer", url, None);
     ep.timeouts.first_byte_ms = 120_000;
     ep.timeouts.total_ms = 300_000;
     Some(OpenAiCompatClient::new(ep, OPENAI_MODEL).unwrap())
@@ -51,7 +50,7 @@ fn openai() -> Option<OpenAiCompatClient> {
 
 async fn ollama(model: &str) -> Option<Result<OllamaClient, LlmError>> {
     let url = peer_url("HANDSHAKE_PEER_OLLAMA_URL")?;
-    let mut ep = endpoint(ProviderKind::Ollama, "oll", url, None);
+    let mut ep = endpoint("oll", url, None);
     ep.timeouts.first_byte_ms = 120_000;
     ep.timeouts.total_ms = 300_000;
     Some(OllamaClient::new(ep, model).await)
@@ -140,7 +139,7 @@ async fn openai_models_and_unknown_model() {
     let models = client.list_models().await.unwrap();
     assert!(models.iter().any(|m| m == OPENAI_MODEL), "{models:?}");
     let url = peer_url("HANDSHAKE_PEER_OPENAI_URL").unwrap();
-    let mut ep = endpoint(ProviderKind::OpenaiCompat, "peer", url, None);
+    let mut ep = endpoint("peer", url, None);
     ep.timeouts.first_byte_ms = 120_000; // the peer may be busy with another client's answer
     ep.timeouts.total_ms = 300_000;
     let other = OpenAiCompatClient::new(ep, "no-such-model").unwrap();

@@ -282,6 +282,7 @@ async fn export_round_trips_through_import_into_a_fresh_database() {
             .endpoint("openai")
             .await
             .unwrap()
+            .wire
             .api_key
             .unwrap()
             .expose_secret(),

@@ -238,7 +238,9 @@ async fn invalid_input_is_refused_with_the_field_named() {
         Some(ProviderField::Timeouts)
     );
     assert!(matches!(
-        "gemini".parse::<ProviderKind>(),
+        "gemini"
+            .parse::<ProviderKind>()
+            .map_err(RegistryError::from),
         Err(RegistryError::UnknownKind { .. })
     ));
     assert_eq!(
@@ -246,7 +248,7 @@ async fn invalid_input_is_refused_with_the_field_named() {
         OpenaiCompat
     );
     assert!(matches!(
-        "edge".parse::<ProviderTier>(),
+        "edge".parse::<ProviderTier>().map_err(RegistryError::from),
         Err(RegistryError::UnknownTier { .. })
     ));
     // Nothing but the first provider was stored.
@@ -418,6 +420,7 @@ async fn endpoint_hands_adapters_an_egress_checked_client() {
     reg.add(new).await.unwrap();
     let endpoint = reg.endpoint("vllm").await.unwrap();
     assert_eq!(endpoint.kind, OpenaiCompat);
+    let endpoint = endpoint.wire;
     assert!(endpoint.api_key.is_none());
     let url = endpoint.url("chat/completions").unwrap();
     assert_eq!(url.as_str(), server.url("/v1/chat/completions"));

@@ -2,7 +2,9 @@
 //! validation (problems come back as `field_errors` at their field paths), create/import, saving
 //! an edit as a new version, activation, export, and the model catalog for the pickers.
 
-use handshake_core::facade::{CatalogModel, CatalogProvider, ProfileSaved, ProfileVersionEntry};
+use handshake_core::facade::{
+    CatalogModel, CatalogProvider, ModelTierView, ProfileSaved, ProfileVersionEntry,
+};
 use handshake_core::profiles::{ProfileActivated, ProfileCreated, StoredProfile, WorkProfile};
 
 use crate::error::CommandError;
@@ -92,6 +94,16 @@ pub async fn model_catalog(
     Ok(state.core()?.model_catalog().await?)
 }
 
+/// Where a model id's bytes would go, as the core decides it (the pickers show this).
+#[tauri::command]
+#[tracing::instrument(skip(state), err)]
+pub async fn model_tier(
+    state: tauri::State<'_, AppState>,
+    model_id: String,
+) -> Result<ModelTierView, CommandError> {
+    Ok(state.core()?.model_tier(&model_id).await?)
+}
+
 /// Types shared with the UI.
 pub fn bindings(b: &mut crate::bindings::Bindings) {
     b.add::<ProfileVersionEntry>()
@@ -101,5 +113,6 @@ pub fn bindings(b: &mut crate::bindings::Bindings) {
         .add::<ProfileSaved>()
         .add::<ProfileActivated>()
         .add::<CatalogProvider>()
-        .add::<CatalogModel>();
+        .add::<CatalogModel>()
+        .add::<ModelTierView>();
 }

@@ -115,7 +115,17 @@ truncated: boolean, };
 
 export type DecisionSurface = "modal" | "console";
 
-export type DenyReason = "person" | "locked" | "profile" | "local_only" | "cap" | "hash_mismatch" | "expired" | "replay" | "no_receipt" | "plan_mismatch";
+export type DenyReason = "person" | "locked" | "profile" | "local_only" | "cap" | "hash_mismatch" | "expired" | "replay" | "no_receipt" | "plan_mismatch" | "destination_changed";
+
+export type Destination = { provider_id: string, 
+/**
+ * `scheme://host:port`, with the port always written.
+ */
+origin: string, tier: ProviderTier, 
+/**
+ * The provider record's revision (milliseconds of its last change; strictly increasing).
+ */
+revision: number, };
 
 export type DoctorReport = { version: string, data_dir: string, schema_version: number | null, supported_schema_version: number, checks: Array<Check>, ok: boolean, };
 
@@ -150,6 +160,10 @@ export type ModelAssignment = { primary_model_id: string, fallback_model_id?: st
 allowed_models?: Array<string>, };
 
 export type ModelAssignments = { frontend: ModelAssignment, orchestrator: ModelAssignment, worker: ModelAssignment, validator: ModelAssignment, };
+
+export type ModelIdProblem = "no_slash" | "empty_provider" | "empty_model" | "surrounding_whitespace" | "hidden_character" | "digest" | "several_tags" | "colon_outside_tag" | "trailing_slash" | "non_ascii_tag";
+
+export type ModelTierView = { "status": "empty" } | { "status": "local" } | { "status": "cloud" } | { "status": "unknown_provider", provider_id: string, } | { "status": "malformed", problem: ModelIdProblem, message: string, };
 
 export type OpenAiCompatOptions = { max_tokens_field: MaxTokensField, 
 /**
@@ -207,7 +221,12 @@ automation_level: AutomationLevel,
 /**
  * The role's assignment is `local_only` (then no cloud call is allowed at all).
  */
-local_only: boolean, };
+local_only: boolean, 
+/**
+ * Where the bytes go, as the provider stood when the plan was made; the gate refuses to
+ * send when the provider no longer matches it.
+ */
+destination: Destination, };
 
 export type ProfileActivated = { profile_id: string, previous: string | null, };
 

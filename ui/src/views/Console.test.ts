@@ -54,6 +54,7 @@ const pending: PendingEscalation = {
     trace_id: "t",
     automation_level: "FULL_HUMAN",
     local_only: false,
+    destination: { provider_id: "open", origin: "https://api.openai.com:443", tier: "cloud", revision: 1 },
   },
   preview: "Summarise [REDACTED:email]",
   payload_bytes: 27,

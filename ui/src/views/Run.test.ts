@@ -122,7 +122,8 @@ describe("Run view", () => {
       plan: { schema_version: "hsk.projection_plan@0.4", projection_plan_id: "pp-1", include_artifact_refs: [], redactions_applied: [],
         max_bytes: 65536, payload_sha256: "ab".repeat(32), created_at: "2026-11-28T00:00:00Z" },
       binding: { provider_id: "cloud", model_id: "cloud/gpt-test", job_id: "job-1", profile_id: "wp-1",
-        trace_id: "t", automation_level: "FULL_HUMAN", local_only: false },
+        trace_id: "t", automation_level: "FULL_HUMAN", local_only: false,
+        destination: { provider_id: "cloud", origin: "https://api.cloud.example:443", tier: "cloud", revision: 1 } },
       preview: "Check", payload_bytes: 5, job_escalations_used: 0, job_escalations_cap: null,
       remaining_escalations: null, requires_person: true, blocked_reason: null,
     } as const;
@@ -175,7 +176,8 @@ describe("Run view", () => {
     plan: { schema_version: "hsk.projection_plan@0.4", projection_plan_id: "pp-1", include_artifact_refs: [], redactions_applied: [],
       max_bytes: 65536, payload_sha256: "ab".repeat(32), created_at: "2026-11-28T00:00:00Z" },
     binding: { provider_id: "cloud", model_id: "cloud/gpt-test", job_id: "job-1", profile_id: "wp-1",
-      trace_id: "t", automation_level: "FULL_HUMAN", local_only: false },
+      trace_id: "t", automation_level: "FULL_HUMAN", local_only: false,
+        destination: { provider_id: "cloud", origin: "https://api.cloud.example:443", tier: "cloud", revision: 1 } },
     preview: "Check", payload_bytes: 5, job_escalations_used: 0, job_escalations_cap: null,
     remaining_escalations: null, requires_person: true, blocked_reason: null,
   } as const;

@@ -61,11 +61,12 @@ pub async fn run(
                 list.iter()
                     .map(|e| {
                         format!(
-                            "{}  {:?}  job {}  -> {}  {} bytes",
+                            "{}  {:?}  job {}  -> {} at {}  {} bytes",
                             e.escalation_id,
                             e.status,
                             e.binding.job_id,
                             e.binding.model_id,
+                            e.binding.destination.origin,
                             e.payload_bytes
                         )
                     })
@@ -77,11 +78,14 @@ pub async fn run(
             let e = hs.escalation(&escalation_id).await?;
             out.result(&e, || {
                 format!(
-                    "escalation: {}\nstatus: {:?}\ndestination: {}\njob: {}\nbytes: {}\nredactions: {}\n\
-                     payload_sha256: {}\nremaining escalations: {}\n--- exactly what would be sent ---\n{}",
+                    "escalation: {}\nstatus: {:?}\ndestination: {} at {} ({} tier)\njob: {}\nbytes: {}\n\
+                     redactions: {}\npayload_sha256: {}\nremaining escalations: {}\n\
+                     --- exactly what would be sent ---\n{}",
                     e.escalation_id,
                     e.status,
                     e.binding.model_id,
+                    e.binding.destination.origin,
+                    e.binding.destination.tier,
                     e.binding.job_id,
                     e.payload_bytes,
                     e.plan.redactions_applied.join(", "),

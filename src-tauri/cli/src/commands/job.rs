@@ -16,7 +16,7 @@ use crate::output::Output;
 /// `hsk job ...`.
 #[derive(Debug, Subcommand)]
 pub enum JobCommand {
-    /// Start a job pinned to the active profile (or to --profile, which is activated first).
+    /// Start a job pinned to the active profile, or to --profile (which stays inactive).
     Start {
         #[arg(long, value_name = "PROFILE_ID")]
         profile: Option<String>,
@@ -127,11 +127,12 @@ pub async fn run(hs: &Handshake, cmd: JobCommand, out: &Output) -> Result<ExitCo
                     };
                     out.result(&outcome, || {
                         format!(
-                            "this run needs your consent before anything is sent to {}\n\
+                            "this run needs your consent before anything is sent to {} at {}\n\
                              escalation: {escalation_id}\nbytes: {}\nredactions: {}\npayload_sha256: {}\n\
                              --- exactly what would be sent ---\n{}\n---\n\
                              approve with `hsk escalation approve {escalation_id}`, then `hsk job resume {}`",
                             escalation.binding.model_id,
+                            escalation.binding.destination.origin,
                             escalation.payload_bytes,
                             escalation.plan.redactions_applied.join(", "),
                             escalation.plan.payload_sha256,

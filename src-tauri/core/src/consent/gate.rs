@@ -4,27 +4,32 @@
 //! only inside a gate.
 //!
 //! Guarantee: just before the call the gate checks again that the mode is not LOCKED, that the
-//! request goes to the approved provider and model, and that SHA-256 of the prompt bytes actually
-//! being sent equals the plan's `payload_sha256`; any mismatch hard-blocks and is recorded
-//! (FR-EVT-CLOUD-003). It then moves the plan from approved to executed in one conditional
+//! request goes to the approved provider and model, that the provider still stands where it did
+//! when the plan was made (same destination origin, effective tier and record revision: an edit of
+//! its base URL, tier, kind, headers or key between approval and send is `destination_changed`),
+//! and that SHA-256 of the prompt bytes actually being sent equals the plan's `payload_sha256`;
+//! any mismatch hard-blocks and is recorded (FR-EVT-CLOUD-003). It then moves the plan from approved to executed in one conditional
 //! update, so a plan that something else blocked meanwhile (or a second send) is refused, and
 //! commits FR-EVT-CLOUD-004 durably before the call is made. The call itself runs with a
 //! [`GatePass`] in scope: adapters refuse any cloud-tier completion without one
-//! ([`super::pass`]), and refuse one whose prompt no longer hashes to the approved value.
+//! ([`crate::llm::cloud_pass`]), and refuse one whose prompt no longer hashes to the approved
+//! value or whose base URL is not on the approved origin.
 
 use std::sync::Arc;
 
+use sha2::{Digest, Sha256};
+
 use super::guard::{Approval, CloudEscalationGuard};
 use super::mode::GovernanceMode;
-use super::pass::{GatePass, CHANGED_REASON};
 use super::projection::payload_hash;
 use super::schema::EscalationStatus;
 use super::ConsentError;
+use crate::llm::cloud_pass::{GatePass, CHANGED_REASON, DESTINATION_REASON};
 use crate::llm::{
     CompletionRequest, CompletionResponse, CompletionStream, LlmClient, LlmError, ModelProfile,
 };
 use crate::recorder::{CallOutcome, CloudExecuted, DenyReason, FlightEvent, Ident};
-use crate::registry::ProviderTier;
+use crate::vocab::{Destination, ProviderTier};
 
 /// A client as the registry hands it out: local-tier clients directly, cloud-tier ones only
 /// behind a [`CloudGate`].
@@ -34,11 +39,16 @@ pub enum GovernedClient {
 }
 
 impl GovernedClient {
-    /// Wraps `client` according to the tier of the model it serves.
-    pub fn new(client: Arc<dyn LlmClient>, guard: &CloudEscalationGuard) -> Self {
+    /// Wraps `client`, which sends to `destination` (as the registry has it now), according to
+    /// the tier of the model it serves.
+    pub fn new(
+        client: Arc<dyn LlmClient>,
+        guard: &CloudEscalationGuard,
+        destination: Destination,
+    ) -> Self {
         match client.profile().tier {
             ProviderTier::Local => Self::Local(client),
-            ProviderTier::Cloud => Self::Cloud(CloudGate::new(client, guard.clone())),
+            ProviderTier::Cloud => Self::Cloud(CloudGate::new(client, guard.clone(), destination)),
         }
     }
 
@@ -71,6 +81,8 @@ impl Sent {
 pub struct CloudGate {
     inner: Arc<dyn LlmClient>,
     guard: CloudEscalationGuard,
+    /// Where `inner` sends, as the registry has the provider now.
+    destination: Destination,
 }
 
 impl std::fmt::Debug for CloudGate {
@@ -82,10 +94,18 @@ impl std::fmt::Debug for CloudGate {
 }
 
 impl CloudGate {
-    /// Puts `inner` behind the gate. Any tier is accepted: wrapping a local client only adds
-    /// checks.
-    pub fn new(inner: Arc<dyn LlmClient>, guard: CloudEscalationGuard) -> Self {
-        Self { inner, guard }
+    /// Puts `inner`, which sends to `destination`, behind the gate. Any tier is accepted:
+    /// wrapping a local client only adds checks.
+    pub fn new(
+        inner: Arc<dyn LlmClient>,
+        guard: CloudEscalationGuard,
+        destination: Destination,
+    ) -> Self {
+        Self {
+            inner,
+            guard,
+            destination,
+        }
     }
 
     /// The model the gated client serves.
@@ -126,17 +146,18 @@ impl CloudGate {
         result: Result<T, LlmError>,
     ) -> Result<T, ConsentError> {
         match result {
-            Err(LlmError::ConsentRequired { reason }) if reason == CHANGED_REASON => {
+            Err(LlmError::ConsentRequired { reason })
+                if reason == CHANGED_REASON || reason == DESTINATION_REASON =>
+            {
+                let why = if reason == CHANGED_REASON {
+                    DenyReason::HashMismatch
+                } else {
+                    DenyReason::DestinationChanged
+                };
                 let plan = Some((sent.plan_id.as_str(), sent.payload_sha256, &sent.binding));
                 Err(self
                     .guard
-                    .deny_with(
-                        DenyReason::HashMismatch,
-                        plan,
-                        Some(&sent.receipt_id),
-                        None,
-                        false,
-                    )
+                    .deny_with(why, plan, Some(&sent.receipt_id), None, false)
                     .await)
             }
             other => other.map_err(ConsentError::Llm),
@@ -170,6 +191,12 @@ impl CloudGate {
             return Err(self
                 .guard
                 .deny_with(DenyReason::PlanMismatch, plan(), receipt, None, true)
+                .await);
+        }
+        if approval.binding.destination != self.destination {
+            return Err(self
+                .guard
+                .deny_with(DenyReason::DestinationChanged, plan(), receipt, None, true)
                 .await);
         }
         let observed = payload_hash(&request.prompt);
@@ -231,7 +258,11 @@ impl CloudGate {
                 .await;
             return Err(error.into());
         }
-        Ok(GatePass::new(observed))
+        let approved: [u8; 32] = Sha256::digest(request.prompt.as_bytes()).into();
+        Ok(GatePass::mint(
+            approved,
+            approval.binding.destination.origin.clone(),
+        ))
     }
 }
 

@@ -29,6 +29,7 @@ use crate::recorder::{
     CloudDenied, CloudRequested, Correlation, DenyReason, FlightEvent, FlightRecorder, Ident,
     PayloadRef, Sha256Hex,
 };
+use crate::vocab::{Destination, ModelId};
 
 /// Tuning of the guard.
 #[derive(Clone, Debug)]
@@ -69,6 +70,8 @@ pub struct EscalationRequest {
     pub mt_id: Option<String>,
     /// The plan's `max_bytes`; [`GuardConfig::default_max_bytes`] when `None`.
     pub max_bytes: Option<u64>,
+    /// Where the bytes would go (from the registry's endpoint for the model's provider).
+    pub destination: Destination,
 }
 
 impl EscalationRequest {
@@ -78,6 +81,7 @@ impl EscalationRequest {
     pub fn for_resolution(
         resolution: &Resolution,
         profile: &WorkProfile,
+        destination: Destination,
         prompt: impl Into<String>,
     ) -> Result<Self, ConsentError> {
         let job_id = resolution
@@ -100,6 +104,7 @@ impl EscalationRequest {
             wp_id: None,
             mt_id: None,
             max_bytes: None,
+            destination,
         })
     }
 }
@@ -306,22 +311,20 @@ impl CloudEscalationGuard {
         &self,
         req: EscalationRequest,
     ) -> Result<PendingEscalation, ConsentError> {
-        let (provider_id, model_name) =
-            req.model_id
-                .split_once('/')
-                .ok_or_else(|| ConsentError::InvalidRequest {
-                    reason: "model_id must be <provider_id>/<model name>".into(),
-                })?;
-        if provider_id.is_empty() || model_name.is_empty() {
+        let model_id =
+            ModelId::parse(&req.model_id).map_err(|problem| ConsentError::InvalidRequest {
+                reason: format!("model_id: {problem}"),
+            })?;
+        if req.destination.provider_id != model_id.provider_id() {
             return Err(ConsentError::InvalidRequest {
-                reason: "model_id must be <provider_id>/<model name>".into(),
+                reason: "the destination is another provider than the model's".into(),
             });
         }
         let job = self.jobs.get(&req.job_id).await?;
         let profile = self.jobs.pinned_profile(&req.job_id).await?;
         let binding = PlanBinding {
-            provider_id: provider_id.to_owned(),
-            model_id: req.model_id.clone(),
+            provider_id: model_id.provider_id().to_owned(),
+            model_id: model_id.to_string(),
             job_id: job.job_id.clone(),
             profile_id: profile.profile_id.clone(),
             trace_id: req
@@ -330,6 +333,7 @@ impl CloudEscalationGuard {
                 .unwrap_or_else(Uuid::now_v7),
             automation_level: profile.governance.automation_level,
             local_only: req.local_only,
+            destination: req.destination,
         };
         let correlation = Self::correlation(&binding);
         if self.settings.mode().await? == GovernanceMode::Locked {

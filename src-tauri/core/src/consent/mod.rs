@@ -22,7 +22,6 @@ mod decide;
 pub mod gate;
 pub mod guard;
 pub mod mode;
-pub(crate) mod pass;
 pub mod projection;
 pub mod redact;
 pub mod schema;
@@ -140,6 +139,7 @@ pub fn deny_reason_str(reason: DenyReason) -> &'static str {
         DenyReason::Replay => "replay",
         DenyReason::NoReceipt => "no_receipt",
         DenyReason::PlanMismatch => "plan_mismatch",
+        DenyReason::DestinationChanged => "destination_changed",
     }
 }
 
@@ -167,6 +167,7 @@ mod tests {
             DenyReason::Replay,
             DenyReason::NoReceipt,
             DenyReason::PlanMismatch,
+            DenyReason::DestinationChanged,
         ] {
             assert_eq!(
                 serde_json::to_value(reason).ok(),

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::profiles::AutomationLevel;
 pub use crate::recorder::UiSurface;
+use crate::vocab::Destination;
 
 /// `ProjectionPlan.schema_version`.
 pub const PROJECTION_PLAN_SCHEMA: &str = "hsk.projection_plan@0.4";
@@ -84,6 +85,9 @@ pub struct PlanBinding {
     pub automation_level: AutomationLevel,
     /// The role's assignment is `local_only` (then no cloud call is allowed at all).
     pub local_only: bool,
+    /// Where the bytes go, as the provider stood when the plan was made; the gate refuses to
+    /// send when the provider no longer matches it.
+    pub destination: Destination,
 }
 
 /// The state of one escalation (one plan).

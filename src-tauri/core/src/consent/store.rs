@@ -5,6 +5,7 @@
 //! racing with the same receipt cannot both pass; a plan is decided (approved or denied) once,
 //! by one atomic status transition from `pending`.
 
+use crate::vocab::Destination;
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
@@ -49,7 +50,8 @@ macro_rules! plan_columns {
     () => {
         "projection_plan_id, plan_json, payload_text, payload_bytes, raw_payload_ref, \
          provider_id, model_id, job_id, profile_id, trace_id, automation_level, local_only, \
-         max_tokens, temperature, stop_sequences, status, blocked_reason, created_at_ms"
+         max_tokens, temperature, stop_sequences, status, blocked_reason, created_at_ms, \
+         destination_origin, destination_tier, provider_revision"
     };
 }
 
@@ -79,7 +81,8 @@ impl ConsentStore {
             "INSERT INTO consent_plans (projection_plan_id, plan_json, payload_sha256, payload_text, \
              payload_bytes, raw_payload_ref, provider_id, model_id, job_id, profile_id, trace_id, \
              automation_level, local_only, max_tokens, temperature, stop_sequences, status, \
-             created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             created_at_ms, destination_origin, destination_tier, provider_revision) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&row.plan.projection_plan_id)
         .bind(plan_json)
@@ -99,6 +102,9 @@ impl ConsentStore {
         .bind(stops)
         .bind(row.status.as_str())
         .bind(row.created_at_ms)
+        .bind(&row.binding.destination.origin)
+        .bind(row.binding.destination.tier.as_str())
+        .bind(row.binding.destination.revision)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -275,6 +281,7 @@ fn plan_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<PlanRow, ConsentError>
     let max_tokens: Option<i64> = row.try_get("max_tokens")?;
     let temperature: f64 = row.try_get("temperature")?;
     let blocked: Option<String> = row.try_get("blocked_reason")?;
+    let destination_tier: String = row.try_get("destination_tier")?;
     let bad = || ConsentError::Corrupt { what: "plan" };
     Ok(PlanRow {
         binding: PlanBinding {
@@ -285,6 +292,12 @@ fn plan_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<PlanRow, ConsentError>
             trace_id: Uuid::parse_str(&trace).map_err(|_| bad())?,
             automation_level: parse_automation(&level).ok_or_else(bad)?,
             local_only: row.try_get::<i64, _>("local_only")? != 0,
+            destination: Destination {
+                provider_id: row.try_get("provider_id")?,
+                origin: row.try_get("destination_origin")?,
+                tier: destination_tier.parse().map_err(|_| bad())?,
+                revision: row.try_get("provider_revision")?,
+            },
         },
         plan,
         payload_text: row.try_get("payload_text")?,
@@ -328,6 +341,7 @@ fn parse_deny_reason(text: &str) -> Option<DenyReason> {
         DenyReason::Replay,
         DenyReason::NoReceipt,
         DenyReason::PlanMismatch,
+        DenyReason::DestinationChanged,
     ]
     .into_iter()
     .find(|r| deny_reason_str(*r) == text)

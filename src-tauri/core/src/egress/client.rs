@@ -24,7 +24,7 @@ use super::policy::{
 };
 use super::resolver::{sentinel_host, ConnectVia, EgressResolver, NameResolver};
 use super::{EgressDenied, EgressRule};
-use crate::registry::ProviderTier;
+use crate::vocab::ProviderTier;
 
 /// What a provider's client is built from.
 #[derive(Clone, Debug)]

@@ -13,7 +13,7 @@ use url::{Host, Url};
 
 use super::address::{classify, is_metadata_host, AddressClass};
 use super::{EgressDenied, EgressRule};
-use crate::registry::ProviderTier;
+use crate::vocab::ProviderTier;
 
 /// Environment variable read by builds with the `test-egress` feature: a comma-separated list of
 /// loopback socket addresses (`127.0.0.1:PORT,[::1]:PORT`) that count as public addresses, so a

@@ -22,7 +22,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use super::policy::{check_proxy_socket, check_socket};
 use super::{EgressDenied, EgressRule};
-use crate::registry::ProviderTier;
+use crate::vocab::ProviderTier;
 
 /// Turns a host name into addresses. Injectable so tests can make a name resolve wherever they
 /// need (a private address, a metadata address) without any real DNS.

@@ -1,25 +1,36 @@
-//! Building the `LlmClient` for a model id: the one place a shell gets a model client from.
+//! The one client path: [`Handshake::model_client`] turns a [`ModelId`] into a ready client,
+//! and every caller that talks to a model (`hsk complete`, the Run view, the resume after an
+//! approval) gets its client there.
 //!
-//! Every client handed out is wrapped in the Flight Recorder's recording layer, so no call path
-//! can skip FR-EVT-LLM-INFERENCE. Only local-tier models are handed out as a plain
-//! `Arc<dyn LlmClient>`: a cloud-tier model (a cloud provider, or an Ollama `:cloud` model on a
-//! local daemon) is refused with `ConsentRequired` here and reachable only through the cloud
-//! escalation guard.
+//! The hops, in order: the registry's endpoint for the provider (its record mapped into wire
+//! configuration, the egress-checked HTTP client, key and headers from the keychain), the model's
+//! destination and effective tier by the one rule ([`crate::vocab::effective_tier`]), the adapter
+//! for the provider's protocol, and the Flight Recorder's recording wrapper, so no call path can
+//! skip FR-EVT-LLM-INFERENCE. Clients are cached per model id and rebuilt when the provider's
+//! record changes (its revision moves on every edit and key change) or is removed, so Ollama's
+//! `/api/show` is not fetched on every run.
+//!
+//! A cloud-tier model is never handed out as a plain client: [`Handshake::client_for`] refuses it
+//! with `ConsentRequired`, and the run and resume paths put it behind the consent gate.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use crate::llm::ollama::is_cloud_model;
 use crate::llm::{LlmClient, LlmError, OllamaClient, OpenAiCompatClient};
 use crate::recorder::{RecorderError, RecordingClient};
-use crate::registry::{ProviderEndpoint, ProviderKind, ProviderTier, RegistryError};
+use crate::registry::{ProviderEndpoint, ProviderKind, RegistryError};
+use crate::vocab::{Destination, ModelId, ModelIdProblem, ProviderTier};
 
 use super::Handshake;
 
 /// Why no client could be built for a model id.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("invalid model id {model_id:?}: expected <provider_id>/<model name>")]
-    InvalidModelId { model_id: String },
+    #[error("invalid model id {model_id:?}: {problem}")]
+    InvalidModelId {
+        model_id: String,
+        problem: ModelIdProblem,
+    },
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]
@@ -40,98 +51,203 @@ impl ClientError {
     }
 }
 
-/// Splits `<provider_id>/<model name>` at the first `/` (Ollama names may hold more slashes).
-pub fn split_model_id(model_id: &str) -> Result<(&str, &str), ClientError> {
-    match model_id.split_once('/') {
-        Some((provider, model)) if !provider.is_empty() && !model.is_empty() => {
-            Ok((provider, model))
-        }
-        _ => Err(ClientError::InvalidModelId {
-            model_id: model_id.to_owned(),
-        }),
-    }
+/// Parses a model id, or says why it is refused.
+pub(crate) fn parse_model_id(model_id: &str) -> Result<ModelId, ClientError> {
+    ModelId::parse(model_id).map_err(|problem| ClientError::InvalidModelId {
+        model_id: model_id.to_owned(),
+        problem,
+    })
 }
 
-/// Where a model's bytes go: a cloud provider, or an Ollama cloud model on a local daemon.
-pub fn model_tier(endpoint: &ProviderEndpoint, model_name: &str) -> ProviderTier {
-    if endpoint.tier == ProviderTier::Cloud
-        || (endpoint.kind == ProviderKind::Ollama && is_cloud_model(model_name))
-    {
-        ProviderTier::Cloud
-    } else {
-        ProviderTier::Local
+/// A ready client and where it sends.
+#[derive(Clone)]
+pub(crate) struct ModelClient {
+    /// The adapter inside the recording wrapper.
+    pub client: Arc<dyn LlmClient>,
+    /// The provider as it stood when the client was built (origin, effective tier, revision).
+    pub destination: Destination,
+}
+
+/// Ready clients by model id; an entry is used only while its provider's revision is current.
+#[derive(Default)]
+pub(crate) struct ClientCache {
+    entries: Mutex<HashMap<ModelId, ModelClient>>,
+}
+
+impl ClientCache {
+    fn get(&self, id: &ModelId, revision: i64) -> Option<ModelClient> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(id)
+            .filter(|hit| hit.destination.revision == revision)
+            .cloned()
+    }
+
+    fn put(&self, id: ModelId, client: ModelClient) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let provider = id.provider_id().to_owned();
+        // Entries of an older revision of the same provider are dead: drop them.
+        entries.retain(|k, v| {
+            k.provider_id() != provider || v.destination.revision == client.destination.revision
+        });
+        entries.insert(id, client);
+    }
+
+    /// How many clients are held (for tests).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
 
 impl Handshake {
-    /// The recording client for a local-tier model. A cloud-tier model is refused with
-    /// [`LlmError::ConsentRequired`]: it is reached only through the escalation guard.
+    /// The one client path (see the module docs): the recording client for `id` and its
+    /// destination, from the cache while the provider is unchanged. Any tier: callers put a
+    /// cloud-tier client behind the consent gate.
+    pub(crate) async fn model_client(&self, id: &ModelId) -> Result<ModelClient, ClientError> {
+        let revision = self.registry().revision(id.provider_id()).await?;
+        if let Some(hit) = self.clients.get(id, revision) {
+            return Ok(hit);
+        }
+        let endpoint = self.registry().endpoint(id.provider_id()).await?;
+        let destination =
+            endpoint
+                .destination(id.model())
+                .map_err(|problem| ClientError::InvalidModelId {
+                    model_id: id.to_string(),
+                    problem,
+                })?;
+        let (adapter, complete) = adapter_for(endpoint, id.model(), destination.tier).await?;
+        let recorder = self.recorder().await?.clone();
+        let ready = ModelClient {
+            client: RecordingClient::wrap(adapter, recorder),
+            destination,
+        };
+        if complete {
+            self.clients.put(id.clone(), ready.clone());
+        }
+        Ok(ready)
+    }
+
+    /// The recording client for a local-tier model (`hsk complete`). A cloud-tier model is
+    /// refused with [`LlmError::ConsentRequired`] before anything is sent: it is reached only
+    /// through a job, a projection plan and consent.
     pub async fn client_for(&self, model_id: &str) -> Result<Arc<dyn LlmClient>, ClientError> {
-        let (provider_id, model_name) = split_model_id(model_id)?;
-        let endpoint = self.registry().endpoint(provider_id).await?;
-        if model_tier(&endpoint, model_name) == ProviderTier::Cloud {
+        let id = parse_model_id(model_id)?;
+        let ready = self.model_client(&id).await?;
+        if ready.destination.tier == ProviderTier::Cloud {
             return Err(LlmError::ConsentRequired {
                 reason: format!(
-                    "{model_id} is a cloud-tier model; run it through a job so that a projection plan and your consent come first"
+                    "{id} is a cloud-tier model; run it through a job so that a projection plan and your consent come first"
                 ),
             }
             .into());
         }
-        let inner = adapter_for(endpoint, model_name).await?;
-        let recorder = self.recorder().await?.clone();
-        Ok(RecordingClient::wrap(inner, recorder))
+        Ok(ready.client)
     }
 }
 
-/// The adapter for the endpoint's wire protocol, unwrapped (no recording, no guard): callers
-/// outside this module get clients only through [`Handshake::client_for`] or the guard.
-pub(crate) async fn adapter_for(
+/// The adapter for the endpoint's wire protocol, unwrapped (no recording, no guard), and whether
+/// it is complete enough to cache (an Ollama client whose `/api/show` did not answer is not).
+/// A cloud-tier Ollama model is built without `/api/show`: nothing, not even a model name, goes
+/// toward a cloud before consent.
+async fn adapter_for(
     endpoint: ProviderEndpoint,
     model_name: &str,
-) -> Result<Arc<dyn LlmClient>, ClientError> {
+    tier: ProviderTier,
+) -> Result<(Arc<dyn LlmClient>, bool), ClientError> {
     Ok(match endpoint.kind {
+        ProviderKind::Ollama if tier == ProviderTier::Cloud => {
+            let client = OllamaClient::with_context_length(endpoint.wire, model_name, None)?;
+            (Arc::new(client), true)
+        }
         ProviderKind::Ollama => {
             // Reading the context window needs the daemon; if it does not answer now, build the
             // client anyway so the completion attempt itself fails and is recorded.
-            match OllamaClient::new(endpoint.clone(), model_name).await {
-                Ok(client) => Arc::new(client),
-                Err(LlmError::EgressDenied(denied)) => {
-                    return Err(LlmError::EgressDenied(denied).into())
+            match OllamaClient::new(endpoint.wire.clone(), model_name).await {
+                Ok(client) => (Arc::new(client), true),
+                Err(error @ (LlmError::EgressDenied(_) | LlmError::InvalidModel { .. })) => {
+                    return Err(error.into())
                 }
                 Err(error) => {
                     tracing::debug!(
                         kind = error.kind(),
                         "could not read the model's profile from Ollama"
                     );
-                    Arc::new(OllamaClient::with_context_length(
-                        endpoint, model_name, None,
-                    )?)
+                    let client =
+                        OllamaClient::with_context_length(endpoint.wire, model_name, None)?;
+                    (Arc::new(client), false)
                 }
             }
         }
-        ProviderKind::OpenaiCompat => Arc::new(OpenAiCompatClient::new(endpoint, model_name)?),
+        ProviderKind::OpenaiCompat => (
+            Arc::new(OpenAiCompatClient::new(endpoint.wire, model_name)?),
+            true,
+        ),
     })
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
+    fn ready(revision: i64) -> ModelClient {
+        struct Never;
+        #[async_trait::async_trait]
+        impl LlmClient for Never {
+            async fn completion(
+                &self,
+                _: crate::llm::CompletionRequest,
+            ) -> Result<crate::llm::CompletionResponse, LlmError> {
+                Err(LlmError::Cancelled)
+            }
+            async fn completion_stream(
+                &self,
+                _: crate::llm::CompletionRequest,
+            ) -> Result<crate::llm::CompletionStream, LlmError> {
+                Err(LlmError::Cancelled)
+            }
+            fn profile(&self) -> &crate::llm::ModelProfile {
+                unimplemented!("not called")
+            }
+        }
+        ModelClient {
+            client: Arc::new(Never),
+            destination: Destination {
+                provider_id: "p".into(),
+                origin: "http://127.0.0.1:1".into(),
+                tier: ProviderTier::Local,
+                revision,
+            },
+        }
+    }
+
     #[test]
-    fn model_ids_split_at_the_first_slash() {
-        assert_eq!(
-            split_model_id("oll/gemma3:270m").unwrap(),
-            ("oll", "gemma3:270m")
-        );
-        assert_eq!(
-            split_model_id("lan/hf.co/org/model:Q4_K_M").unwrap(),
-            ("lan", "hf.co/org/model:Q4_K_M")
-        );
-        for bad in ["nomodel", "/x", "x/", ""] {
-            assert!(
-                matches!(split_model_id(bad), Err(ClientError::InvalidModelId { .. })),
-                "{bad}"
-            );
+    fn the_cache_serves_only_the_current_revision_and_drops_older_ones() {
+        let cache = ClientCache::default();
+        let a = ModelId::parse("p/a").unwrap();
+        let b = ModelId::parse("p/b").unwrap();
+        cache.put(a.clone(), ready(1));
+        assert!(cache.get(&a, 1).is_some());
+        assert!(cache.get(&a, 2).is_none(), "an edited provider is rebuilt");
+        cache.put(b.clone(), ready(2));
+        assert_eq!(cache.len(), 1, "p/a of revision 1 is dropped");
+        assert!(cache.get(&b, 2).is_some());
+    }
+
+    #[test]
+    fn malformed_ids_are_refused_with_their_problem() {
+        for (bad, problem) in [
+            ("nomodel", ModelIdProblem::NoSlash),
+            ("/x", ModelIdProblem::EmptyProvider),
+            ("x/", ModelIdProblem::EmptyModel),
+            ("x/y ", ModelIdProblem::SurroundingWhitespace),
+        ] {
+            match parse_model_id(bad) {
+                Err(ClientError::InvalidModelId { problem: p, .. }) => assert_eq!(p, problem),
+                other => panic!("{bad}: {other:?}"),
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod console;
 mod error;
 mod events;
 mod governance;
+mod model_tier;
 mod profile_views;
 mod profiles;
 mod providers;
@@ -23,6 +24,7 @@ mod swaps;
 pub use catalog::RegistryCatalog;
 pub use error::FacadeError;
 pub use governance::{GovernanceView, StandingRuleInput};
+pub use model_tier::ModelTierView;
 pub use profile_views::{CatalogModel, CatalogProvider, ProfileSaved, ProfileVersionEntry};
 pub use providers::{
     ConnectionReport, LocalOllamaOffer, ProviderDraft, ProviderModel, ProviderRow, LOCAL_OLLAMA_ID,
@@ -48,7 +50,8 @@ use crate::registry::ProviderRegistry;
 use crate::secrets::Keychain;
 
 mod clients;
-pub use clients::{model_tier, split_model_id, ClientError};
+use clients::ClientCache;
+pub use clients::ClientError;
 
 /// Why Handshake could not start.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +85,8 @@ pub struct Handshake {
     /// Opened on first use: it needs the anchor key from the keychain, which commands that only
     /// read the registry should not depend on.
     recorder: Arc<OnceCell<FlightRecorder>>,
+    /// Ready model clients (the one client path, `clients.rs`).
+    clients: Arc<ClientCache>,
 }
 
 impl std::fmt::Debug for Handshake {
@@ -104,6 +109,7 @@ impl Handshake {
             profiles: ProfileStore::new(&db),
             jobs: JobStore::new(&db),
             recorder: Arc::new(OnceCell::new()),
+            clients: Arc::new(ClientCache::default()),
             data_dir,
             db,
             keychain,

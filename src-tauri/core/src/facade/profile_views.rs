@@ -115,7 +115,7 @@ fn catalog_models(
         .into_iter()
         .filter_map(|name| {
             let model_id = format!("{provider_id}/{name}");
-            let tier = effective_tier(catalog, &ModelId::parse(&model_id).ok()?)?;
+            let tier = effective_tier(catalog, &ModelId::parse(&model_id).ok()?).ok()?;
             Some(CatalogModel {
                 model_id,
                 name,

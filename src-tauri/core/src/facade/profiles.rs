@@ -104,18 +104,15 @@ impl Handshake {
         Ok(activated)
     }
 
-    /// Starts a job pinned to the active profile (FR-EVT-PROFILE-002). With `profile_id`, that
-    /// profile is activated first (recorded as FR-EVT-PROFILE-001) unless it already is; the
-    /// returned `profile_id` is the one the job pinned.
+    /// Starts a job (FR-EVT-PROFILE-002) pinned to `profile_id`, or to the active profile when
+    /// `None`. Choosing a profile does not activate it: the active profile changes only through
+    /// [`Handshake::activate_profile`], an explicit step recorded as FR-EVT-PROFILE-001.
     pub async fn start_job(&self, profile_id: Option<&str>) -> Result<JobStarted, FacadeError> {
         self.ready_to_record().await?;
-        if let Some(wanted) = profile_id {
-            let active = self.profiles().active_profile_id().await?;
-            if active.as_deref() != Some(wanted) {
-                self.activate_profile(wanted).await?;
-            }
-        }
-        let started = self.jobs().start_job().await?;
+        let started = match profile_id {
+            Some(chosen) => self.jobs().start_job_on(chosen).await?,
+            None => self.jobs().start_job().await?,
+        };
         let event = FlightEvent::JobStarted(JobStartedEvent {
             job_id: ident(&started.job_id),
             profile_id: ident(&started.profile_id),

@@ -31,14 +31,14 @@ use crate::profiles::{
     PassOverReason as ResolvePassOver, Resolution, ResolveRequest, Role,
 };
 use crate::recorder::{
-    Correlation, FlightEvent, ModelResolved, ModelRole, PassOverReason, PassedOver,
-    RecordingClient, ResolutionRule,
+    Correlation, FlightEvent, ModelResolved, ModelRole, PassOverReason, PassedOver, ResolutionRule,
 };
 
-use super::clients::{adapter_for, split_model_id};
+use super::clients::parse_model_id;
 use super::error::FacadeError;
 use super::recording::ident;
 use super::Handshake;
+use crate::vocab::ModelId;
 
 /// What `hsk job run` and the Run view ask for.
 #[derive(Clone, Debug)]
@@ -134,8 +134,14 @@ impl Handshake {
                 resolution: resolution.clone(),
             });
             if resolution.requires_escalation {
-                let mut escalation =
-                    EscalationRequest::for_resolution(&resolution, &profile, req.prompt.clone())?;
+                let model_id = parse_model_id(&resolution.chosen_model_id)?;
+                let destination = self.model_client(&model_id).await?.destination;
+                let mut escalation = EscalationRequest::for_resolution(
+                    &resolution,
+                    &profile,
+                    destination,
+                    req.prompt.clone(),
+                )?;
                 escalation.max_tokens = req.max_tokens;
                 escalation.temperature = req.temperature;
                 escalation.stop_sequences = req.stop_sequences.clone();
@@ -234,11 +240,12 @@ impl Handshake {
                 status: Some(latest.status),
             });
         }
-        let (provider_id, model_name) = split_model_id(&latest.binding.model_id)?;
-        let endpoint = self.registry().endpoint(provider_id).await?;
-        let inner = adapter_for(endpoint, model_name).await?;
-        let recorded = RecordingClient::wrap(inner, self.recorder().await?.clone());
-        let GovernedClient::Cloud(gate) = GovernedClient::new(recorded, &guard) else {
+        let ready = self
+            .model_client(&parse_model_id(&latest.binding.model_id)?)
+            .await?;
+        let GovernedClient::Cloud(gate) =
+            GovernedClient::new(ready.client, &guard, ready.destination)
+        else {
             return Err(FacadeError::NotCloud {
                 model_id: latest.binding.model_id.clone(),
             });
@@ -310,8 +317,8 @@ impl Handshake {
         if let Some(job_id) = &resolution.job_id {
             correlation = correlation.job(ident(job_id));
         }
-        if let Ok((provider_id, _)) = split_model_id(&resolution.chosen_model_id) {
-            correlation = correlation.provider(ident(provider_id));
+        if let Ok(id) = ModelId::parse(&resolution.chosen_model_id) {
+            correlation = correlation.provider(ident(id.provider_id()));
         }
         self.record(event, correlation, || {
             format!(

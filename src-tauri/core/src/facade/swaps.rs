@@ -76,7 +76,7 @@ impl Handshake {
                 })
             }
         }
-        let loader = OllamaLoader::new(self.registry().endpoint(&provider_id).await?);
+        let loader = OllamaLoader::new(self.registry().endpoint(&provider_id).await?.wire);
         self.ready_to_record().await?;
         let request = ModelSwapRequest {
             job_id: Some(input.job_id.clone()),

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::egress::EgressDenied;
+use crate::vocab::ModelIdProblem;
 
 /// Which timeout fired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
@@ -37,6 +38,9 @@ impl std::fmt::Display for TimeoutPhase {
 pub enum LlmError {
     #[error("invalid request: {reason}")]
     InvalidRequest { reason: String },
+    /// The model name is malformed, or its tier cannot be judged with certainty.
+    #[error("invalid model name: {problem}")]
+    InvalidModel { problem: ModelIdProblem },
     #[error("the provider rejected the credentials (401)")]
     Unauthorized,
     #[error("the provider refused access (403)")]
@@ -70,6 +74,7 @@ impl LlmError {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::InvalidRequest { .. } => "invalid_request",
+            Self::InvalidModel { .. } => "invalid_model_id",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::RateLimited { .. } => "rate_limited",

@@ -5,6 +5,7 @@
 //! registry hands out `Arc<dyn LlmClient>` so callers never know which adapter serves them.
 
 mod budget;
+pub(crate) mod cloud_pass;
 mod driver;
 mod error;
 pub mod ollama;
@@ -13,16 +14,18 @@ mod redact;
 mod retry;
 mod transport;
 mod types;
+mod wire_config;
 
 pub use error::{LlmError, TimeoutPhase};
 pub use ollama::OllamaClient;
-pub use openai::OpenAiCompatClient;
+pub use openai::{MaxTokensField, OpenAiCompatClient, OpenAiCompatOptions};
 pub use retry::RetryPolicy;
 pub use transport::MAX_RESPONSE_BYTES;
 pub use types::{
     CompletionRequest, CompletionResponse, CompletionStream, FinishReason, ModelProfile,
     StreamEvent, TokenUsage,
 };
+pub use wire_config::WireConfig;
 
 use async_trait::async_trait;
 

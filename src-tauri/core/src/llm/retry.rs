@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use super::LlmError;
-use crate::registry::ProviderTier;
+use crate::vocab::ProviderTier;
 
 /// How a client retries calls that failed before producing output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

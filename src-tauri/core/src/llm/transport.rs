@@ -22,7 +22,7 @@ use url::Url;
 use super::retry::{jitter, RetryPolicy};
 use super::{redact, LlmError, TimeoutPhase};
 use crate::egress::EgressDenied;
-use crate::registry::{ProviderTier, Timeouts};
+use crate::vocab::{ProviderTier, Timeouts};
 
 /// Largest response body a client reads (16 MiB). A completion is text; anything bigger is a
 /// misbehaving or hostile server, and is cut rather than buffered.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::LlmError;
-use crate::registry::ProviderTier;
+use crate::vocab::{effective_tier, ModelId, ProviderTier};
 
 /// A completion request (spec 4.2.3.1). `trace_id` must be non-nil: clients reject a nil one with
 /// [`LlmError::InvalidRequest`] before any I/O ([`CompletionRequest::validate`]).
@@ -127,6 +127,29 @@ pub struct ModelProfile {
     pub context_window: Option<u32>,
     /// Most tokens the model may generate in one answer, where known.
     pub max_output_tokens: Option<u32>,
+}
+
+impl ModelProfile {
+    /// The profile of `model` on the provider `provider_id` of `provider_tier`, its tier decided
+    /// by the one rule ([`effective_tier`]); limits unknown. A name that is malformed, or whose
+    /// tier cannot be judged with certainty, is refused.
+    pub(crate) fn for_model(
+        provider_id: &str,
+        provider_tier: ProviderTier,
+        model: &str,
+    ) -> Result<Self, LlmError> {
+        let id = ModelId::new(provider_id, model)
+            .map_err(|problem| LlmError::InvalidModel { problem })?;
+        let tier = effective_tier(provider_tier, model)
+            .map_err(|problem| LlmError::InvalidModel { problem })?;
+        Ok(Self {
+            model_id: id.to_string(),
+            provider_id: provider_id.to_owned(),
+            tier,
+            context_window: None,
+            max_output_tokens: None,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -142,6 +142,32 @@ impl JobStore {
         })
     }
 
+    /// Starts a job pinned to `profile_id`, leaving the active profile as it is: a run on a chosen
+    /// profile never activates it behind the person's back. `ProfileError::NotFound` when no such
+    /// profile is stored.
+    pub async fn start_job_on(&self, profile_id: &str) -> Result<JobStarted, JobError> {
+        let job_id = format!("job-{}", uuid::Uuid::now_v7());
+        let started_at = now();
+        let pinned: Option<String> = sqlx::query_scalar(
+            "INSERT INTO jobs (job_id, profile_id, started_at, status, cloud_escalations) \
+             SELECT ?, profile_id, ?, 'running', 0 FROM work_profiles WHERE profile_id = ? \
+             RETURNING profile_id",
+        )
+        .bind(&job_id)
+        .bind(&started_at)
+        .bind(profile_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let profile_id = pinned.ok_or_else(|| ProfileError::NotFound {
+            profile_id: profile_id.to_owned(),
+        })?;
+        Ok(JobStarted {
+            job_id,
+            profile_id,
+            started_at,
+        })
+    }
+
     /// One job.
     pub async fn get(&self, job_id: &str) -> Result<JobRecord, JobError> {
         let row = sqlx::query(

@@ -26,7 +26,8 @@ mod validate;
 mod test_support;
 
 pub use catalog::{
-    effective_tier, Availability, ModelCatalog, ModelHealth, ModelId, ModelIdProblem, StaticCatalog,
+    effective_tier, Availability, ModelCatalog, ModelHealth, ModelId, ModelIdProblem, NoTier,
+    StaticCatalog,
 };
 pub use jobs::{JobError, JobRecord, JobStarted, JobStatus, JobStore, FR_EVT_JOB_PINNED_PROFILE};
 pub use ollama_loader::OllamaLoader;

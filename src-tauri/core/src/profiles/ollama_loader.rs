@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::ModelId;
 use super::swap::ModelLoader;
+use crate::llm::WireConfig;
 use crate::llm::{LlmError, TimeoutPhase};
-use crate::registry::ProviderEndpoint;
 
 /// Longest provider error message kept (Ollama's `error` field).
 const MAX_ERROR_CHARS: usize = 200;
@@ -38,12 +38,12 @@ struct ErrorBody {
 /// Loads and unloads models on one Ollama provider.
 #[derive(Clone, Debug)]
 pub struct OllamaLoader {
-    endpoint: ProviderEndpoint,
+    endpoint: WireConfig,
 }
 
 impl OllamaLoader {
     /// A loader for the provider `endpoint` describes.
-    pub fn new(endpoint: ProviderEndpoint) -> Self {
+    pub fn new(endpoint: WireConfig) -> Self {
         Self { endpoint }
     }
 

@@ -10,9 +10,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
+use crate::llm::OpenAiCompatOptions;
 use crate::profiles::swap::{ModelSwap, ModelSwapRequest, SwapError, SwapStep};
 use crate::profiles::test_support::{catalog, database};
-use crate::registry::{OpenAiCompatOptions, ProviderKind, ProviderTier, Timeouts};
+use crate::vocab::{ProviderTier, Timeouts};
 
 /// Requests seen: (path, request head, JSON body).
 type Seen = Arc<Mutex<Vec<(String, String, Value)>>>;
@@ -77,10 +78,9 @@ async fn ollama(missing: &'static [&'static str]) -> (url::Url, Seen) {
     (base, seen)
 }
 
-fn endpoint(base_url: url::Url) -> ProviderEndpoint {
-    ProviderEndpoint {
+fn endpoint(base_url: url::Url) -> WireConfig {
+    WireConfig {
         provider_id: "oll".into(),
-        kind: ProviderKind::Ollama,
         tier: ProviderTier::Local,
         base_url,
         api_key: None,

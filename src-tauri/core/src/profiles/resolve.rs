@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::catalog::{effective_tier, Availability, ModelCatalog, ModelHealth, ModelId};
+use super::catalog::{effective_tier, Availability, ModelCatalog, ModelHealth, ModelId, NoTier};
 use super::jobs::{JobError, JobStore};
 use super::schema::{ModelAssignment, Role, WorkProfile};
 use crate::registry::ProviderTier;
@@ -178,7 +178,10 @@ fn check(
             return Err(PassOverReason::NotAllowed);
         }
     }
-    let tier = effective_tier(catalog, &id).ok_or(PassOverReason::UnknownProvider)?;
+    let tier = effective_tier(catalog, &id).map_err(|no_tier| match no_tier {
+        NoTier::UnknownProvider => PassOverReason::UnknownProvider,
+        NoTier::Undecidable(_) => PassOverReason::InvalidModelId,
+    })?;
     if tier == ProviderTier::Cloud {
         if assignment.local_only {
             return Err(PassOverReason::LocalOnlyViolation);
@@ -206,7 +209,7 @@ fn resolve_from(
     let (assignment, rule) = select(profile, req);
     let primary_tier = ModelId::parse(&assignment.primary_model_id)
         .ok()
-        .and_then(|id| effective_tier(catalog, &id));
+        .and_then(|id| effective_tier(catalog, &id).ok());
     let mut candidates = vec![(CandidateSlot::Primary, &assignment.primary_model_id)];
     if let Some(fallback) = &assignment.fallback_model_id {
         candidates.push((CandidateSlot::Fallback, fallback));

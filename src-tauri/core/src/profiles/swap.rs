@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sqlx::{Row, SqlitePool};
 
-use super::catalog::{effective_tier, ModelCatalog, ModelId};
+use super::catalog::{effective_tier, ModelCatalog, ModelId, NoTier};
 use super::store::{now, sha256_hex};
 use crate::db::Database;
 use crate::llm::LlmError;
@@ -219,9 +219,10 @@ fn require_local(catalog: &dyn ModelCatalog, model_id: &str) -> Result<(), SwapE
     };
     let id = ModelId::parse(model_id).map_err(|p| not(p.to_string()))?;
     match effective_tier(catalog, &id) {
-        Some(ProviderTier::Local) => Ok(()),
-        Some(ProviderTier::Cloud) => Err(not("it is a cloud model; only local models swap".into())),
-        None => Err(not(format!(
+        Ok(ProviderTier::Local) => Ok(()),
+        Ok(ProviderTier::Cloud) => Err(not("it is a cloud model; only local models swap".into())),
+        Err(NoTier::Undecidable(problem)) => Err(not(problem.to_string())),
+        Err(NoTier::UnknownProvider) => Err(not(format!(
             "no provider `{}` is registered",
             id.provider_id()
         ))),

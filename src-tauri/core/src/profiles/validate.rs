@@ -9,7 +9,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::catalog::{effective_tier, ModelCatalog, ModelId, ModelIdProblem};
+use super::catalog::{effective_tier, ModelCatalog, ModelId, ModelIdProblem, NoTier};
 use super::schema::{ModelAssignment, Role, WorkProfile, WORK_PROFILE_SCHEMA_VERSION};
 use crate::registry::ProviderTier;
 
@@ -303,7 +303,7 @@ fn check_assignment(
                 errors.push(FieldError::new(field_path.clone(), problem));
             }
         }
-        if assignment.local_only && effective_tier(catalog, &id) == Some(ProviderTier::Cloud) {
+        if assignment.local_only && effective_tier(catalog, &id) == Ok(ProviderTier::Cloud) {
             let why = if id.has_cloud_tag() {
                 "its Ollama tag marks a cloud model".to_owned()
             } else {
@@ -350,6 +350,14 @@ fn check_model_id(
             model_id: model_id.to_owned(),
         };
         errors.push(FieldError::new(path, problem));
+        return None;
+    }
+    if let Err(NoTier::Undecidable(problem)) = effective_tier(catalog, &id) {
+        let model_id = model_id.to_owned();
+        errors.push(FieldError::new(
+            path,
+            FieldProblem::MalformedModelId { model_id, problem },
+        ));
         return None;
     }
     if catalog.knows_model(&id) == Some(false) {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 pub use super::primitives::{ErrorKind, Ident, InvalidIdent, PayloadRef, Sha256Hex, MAX_IDENT_LEN};
 use crate::llm::FinishReason;
-use crate::registry::ProviderTier;
+use crate::vocab::ProviderTier;
 
 /// The exact event ids of the spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize, ts_rs::TS)]
@@ -278,6 +278,9 @@ pub enum DenyReason {
     NoReceipt,
     /// The receipt or approval is bound to another plan, provider or model than the call.
     PlanMismatch,
+    /// The provider was edited (base URL, tier, kind, headers, key) after the plan was made, so
+    /// the bytes would go elsewhere than where consent was given.
+    DestinationChanged,
 }
 
 /// FR-EVT-CLOUD-003: denied.

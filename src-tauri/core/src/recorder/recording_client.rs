@@ -20,7 +20,7 @@ use crate::llm::{
     CompletionRequest, CompletionResponse, CompletionStream, FinishReason, LlmClient, LlmError,
     ModelProfile, StreamEvent, TokenUsage,
 };
-use crate::registry::ProviderTier;
+use crate::vocab::ProviderTier;
 
 /// Records every completion of the wrapped client.
 pub struct RecordingClient {

@@ -217,3 +217,17 @@ impl RegistryError {
         }
     }
 }
+
+impl From<crate::vocab::UnknownName> for RegistryError {
+    fn from(unknown: crate::vocab::UnknownName) -> Self {
+        if unknown.what == "kind" {
+            Self::UnknownKind {
+                value: unknown.value,
+            }
+        } else {
+            Self::UnknownTier {
+                value: unknown.value,
+            }
+        }
+    }
+}

@@ -84,16 +84,18 @@ impl ProviderRegistry {
 /// Lists the models of `endpoint`'s provider. Usable by any caller holding an endpoint.
 pub async fn fetch_models(endpoint: &ProviderEndpoint) -> Result<ConnectionTest, LlmError> {
     let url = endpoint.models_url()?;
-    let headers = endpoint.headers()?;
+    let headers = endpoint.wire.headers()?;
     let first_byte = Duration::from_millis(
         endpoint
+            .wire
             .timeouts
             .first_byte_ms
-            .min(endpoint.timeouts.total_ms),
+            .min(endpoint.wire.timeouts.total_ms),
     );
-    let total = Duration::from_millis(endpoint.timeouts.total_ms);
+    let total = Duration::from_millis(endpoint.wire.timeouts.total_ms);
     let started = Instant::now();
     let request = endpoint
+        .wire
         .http
         .get(url.clone())
         .headers(headers)
@@ -118,21 +120,21 @@ pub async fn fetch_models(endpoint: &ProviderEndpoint) -> Result<ConnectionTest,
     let models = parse_model_list(&body)?
         .into_iter()
         .map(|m| ModelInfo {
-            model_id: format!("{}/{}", endpoint.provider_id, m.name),
+            model_id: format!("{}/{}", endpoint.provider_id(), m.name),
             ..m
         })
         .collect();
     let mut shown = url;
     shown.set_query(None);
     Ok(ConnectionTest {
-        provider_id: endpoint.provider_id.clone(),
+        provider_id: endpoint.provider_id().to_owned(),
         kind: endpoint.kind,
-        tier: endpoint.tier,
+        tier: endpoint.wire.tier,
         url: shown.to_string(),
         status: status.as_u16(),
         latency_ms: millis(latency),
         total_ms: millis(started.elapsed()),
-        authenticated: endpoint.api_key.is_some(),
+        authenticated: endpoint.wire.api_key.is_some(),
         models,
     })
 }

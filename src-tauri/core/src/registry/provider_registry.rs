@@ -29,6 +29,7 @@ use super::{
 };
 use crate::db::Database;
 use crate::egress::{self, EgressError, NameResolver, SystemResolver};
+use crate::llm::WireConfig;
 use crate::secrets::{Keychain, SecretHandle, SecretsError};
 
 /// The registered providers. Cheap to clone (shared state).
@@ -134,6 +135,16 @@ impl ProviderRegistry {
     /// Every provider, ordered by id.
     pub async fn list(&self) -> Result<Vec<ProviderRecord>, RegistryError> {
         store::list(self.inner.db.pool()).await
+    }
+
+    /// The provider's revision: milliseconds of its last change, which every edit and key change
+    /// moves forward. What caches of anything built from the record compare.
+    pub async fn revision(&self, provider_id: &str) -> Result<i64, RegistryError> {
+        store::revision(self.inner.db.pool(), provider_id)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound {
+                id: provider_id.to_owned(),
+            })
     }
 
     /// One provider.
@@ -404,15 +415,18 @@ impl ProviderRegistry {
             extra_headers.push((header.name.clone(), value));
         }
         Ok(ProviderEndpoint {
-            provider_id: record.provider_id,
             kind: record.kind,
-            tier: record.tier,
-            base_url,
-            api_key,
-            extra_headers,
-            timeouts: record.timeouts,
-            openai: record.openai,
-            http,
+            revision: record.updated_at.timestamp_millis(),
+            wire: WireConfig {
+                provider_id: record.provider_id,
+                tier: record.tier,
+                base_url,
+                api_key,
+                extra_headers,
+                timeouts: record.timeouts,
+                openai: record.openai,
+                http,
+            },
         })
     }
 

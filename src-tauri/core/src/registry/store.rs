@@ -105,6 +105,26 @@ pub async fn delete(pool: &SqlitePool, provider_id: &str) -> Result<bool, Regist
 }
 
 /// One provider.
+/// The revision of a provider (milliseconds of its `updated_at`), `None` when it is not
+/// registered: one indexed read, no secrets.
+pub async fn revision(pool: &SqlitePool, provider_id: &str) -> Result<Option<i64>, RegistryError> {
+    let updated_at: Option<String> =
+        sqlx::query_scalar("SELECT updated_at FROM providers WHERE provider_id = ?")
+            .bind(provider_id)
+            .fetch_optional(pool)
+            .await?;
+    updated_at
+        .map(|text| {
+            DateTime::parse_from_rfc3339(&text)
+                .map(|t| t.timestamp_millis())
+                .map_err(|_| RegistryError::Corrupt {
+                    provider_id: provider_id.to_owned(),
+                    reason: "updated_at is not a timestamp".into(),
+                })
+        })
+        .transpose()
+}
+
 pub async fn get(
     pool: &SqlitePool,
     provider_id: &str,

@@ -19,6 +19,7 @@ use handshake_core::recorder::{
     AnchorKey, EventQuery, EventType, FlightRecorder, KeySource, RecorderConfig,
 };
 use handshake_core::registry::ProviderTier;
+use handshake_core::vocab::Destination;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -314,7 +315,7 @@ impl Workspace {
             CLOUD_MODEL,
             ProviderTier::Cloud,
         );
-        CloudGate::new(Arc::new(client), self.guard.clone())
+        CloudGate::new(Arc::new(client), self.guard.clone(), destination())
     }
 
     /// A request for the cloud model of this workspace's job.
@@ -333,6 +334,7 @@ impl Workspace {
             wp_id: None,
             mt_id: None,
             max_bytes: None,
+            destination: destination(),
         }
     }
 
@@ -365,5 +367,29 @@ pub fn person(surface: handshake_core::consent::UiSurface) -> handshake_core::co
         user_id: "alice".into(),
         ui_surface: surface,
         notes: Some("looks fine".into()),
+    }
+}
+
+/// Where the workspace's cloud model sends (as its plans bind it and its gates check it).
+pub fn destination() -> Destination {
+    Destination {
+        provider_id: CLOUD_MODEL
+            .split_once('/')
+            .map(|(p, _)| p)
+            .unwrap_or_default()
+            .to_owned(),
+        origin: "https://cloud.example:443".to_owned(),
+        tier: ProviderTier::Cloud,
+        revision: 1,
+    }
+}
+
+/// The workspace's cloud destination, at `server`'s origin (for gates over a real adapter, which
+/// checks that it sends to the approved origin).
+pub fn destination_at(server: &WireServer) -> Destination {
+    let url = url::Url::parse(&server.base_url()).expect("server url");
+    Destination {
+        origin: handshake_core::vocab::origin_of(&url),
+        ..destination()
     }
 }

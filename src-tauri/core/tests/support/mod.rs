@@ -13,9 +13,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use handshake_core::registry::{
-    OpenAiCompatOptions, ProviderEndpoint, ProviderKind, ProviderTier, Timeouts,
-};
+use handshake_core::llm::{OpenAiCompatOptions, WireConfig};
+use handshake_core::vocab::{ProviderTier, Timeouts};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -235,16 +234,10 @@ pub fn plain_http(t: &Timeouts) -> reqwest::Client {
         .expect("client")
 }
 
-pub fn endpoint(
-    kind: ProviderKind,
-    provider_id: &str,
-    base_url: url::Url,
-    api_key: Option<&str>,
-) -> ProviderEndpoint {
+pub fn endpoint(provider_id: &str, base_url: url::Url, api_key: Option<&str>) -> WireConfig {
     let timeouts = test_timeouts();
-    ProviderEndpoint {
+    WireConfig {
         provider_id: provider_id.to_owned(),
-        kind,
         tier: ProviderTier::Local,
         base_url,
         api_key: api_key.map(secrecy::SecretString::from),

@@ -1,7 +1,6 @@
 //! SSE helpers for the OpenAI-compatible transport tests: chunk events as servers send them.
 
 use handshake_core::llm::{OpenAiCompatClient, RetryPolicy};
-use handshake_core::registry::ProviderKind;
 use tokio::net::TcpStream;
 
 use super::*;
@@ -36,7 +35,7 @@ pub async fn serve_sse(mut sock: TcpStream, body: String) {
 }
 
 pub fn client_for(server: &LoopbackServer, base: &str, key: Option<&str>) -> OpenAiCompatClient {
-    let ep = endpoint(ProviderKind::OpenaiCompat, "oai", server.url(base), key);
+    let ep = endpoint("oai", server.url(base), key);
     OpenAiCompatClient::new(ep, "m1")
         .unwrap()
         .with_retry_policy(RetryPolicy::never())

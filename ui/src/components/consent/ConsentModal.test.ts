@@ -31,6 +31,7 @@ function escalation(): PendingEscalation {
       trace_id: "00000000-0000-7000-8000-000000000001",
       automation_level: "FULL_HUMAN",
       local_only: false,
+      destination: { provider_id: "cloud", origin: "https://api.cloud.example:443", tier: "cloud", revision: 1 },
     },
     preview: "Review this: [REDACTED:api_key]",
     payload_bytes: 32,
@@ -56,6 +57,8 @@ describe("ConsentModal", () => {
     expect(document.getElementById(dialog.getAttribute("aria-labelledby")!)?.textContent).toMatch(/cloud model/);
     expect(screen.getByTestId("consent-provider").textContent).toBe("cloud");
     expect(screen.getByTestId("consent-model").textContent).toBe("cloud/gpt-test");
+    expect(screen.getByTestId("consent-host").textContent).toBe("https://api.cloud.example:443");
+    expect(screen.getByTestId("consent-tier").textContent).toBe("(cloud)");
     expect(screen.getByTestId("consent-bytes").textContent).toBe("32");
     expect(screen.getByTestId("consent-redactions").textContent).toContain("api_key, email");
     expect(screen.getByTestId("consent-preview").textContent).toBe("Review this: [REDACTED:api_key]");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { firstLocalModel, tierOf } from "./catalog";
+import { firstLocalModel, tierBadge } from "./catalog";
 import type { CatalogProvider } from "../../lib/bindings";
 
 const catalog: CatalogProvider[] = [
@@ -11,17 +11,18 @@ const catalog: CatalogProvider[] = [
 ];
 
 describe("model tiers in the pickers", () => {
-  it("tells local, cloud, unknown providers and malformed ids apart", () => {
-    expect(tierOf(catalog, "oll/gemma3:270m")).toBe("local");
-    expect(tierOf(catalog, "oll/gpt-oss:120b-cloud")).toBe("cloud");
-    expect(tierOf(catalog, "oll/kimi:cloud")).toBe("cloud");
-    expect(tierOf(catalog, "open/gpt-4o")).toBe("cloud");
-    expect(tierOf(catalog, "ghost/x")).toBe("unknown");
-    expect(tierOf(catalog, "gemma3:270m")).toBe("malformed");
-    expect(tierOf(catalog, "  ")).toBeNull();
+  it("shows the core's verdict as it is", () => {
+    expect(tierBadge({ status: "local" })?.label).toBe("local");
+    expect(tierBadge({ status: "cloud" })?.label).toBe("cloud");
+    expect(tierBadge({ status: "unknown_provider", provider_id: "ghost" })?.title).toContain("ghost");
+    const malformed = tierBadge({ status: "malformed", problem: "several_tags", message: "more than one tag" });
+    expect(malformed?.tone).toBe("bad");
+    expect(malformed?.title).toBe("more than one tag");
+    expect(tierBadge({ status: "empty" })).toBeNull();
+    expect(tierBadge(null)).toBeNull();
   });
 
-  it("prefills with the first local model, skipping cloud-tagged ones", () => {
+  it("prefills with the first model the core marked local, skipping cloud-tagged ones", () => {
     expect(firstLocalModel(catalog)).toBe("oll/gemma3:270m");
     expect(firstLocalModel([])).toBe("");
   });

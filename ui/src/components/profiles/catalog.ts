@@ -1,23 +1,24 @@
-// What the editor knows about a model id from the registry catalog: its tier, or why it has none.
-import type { CatalogProvider, ProviderTier } from "../../lib/bindings";
+// What the editor shows about a model id: the core's answer, never a rule of its own.
+import type { CatalogProvider, ModelTierView } from "../../lib/bindings";
 
-export function tierOf(catalog: CatalogProvider[], modelId: string): ProviderTier | "unknown" | "malformed" | null {
-  const id = modelId.trim();
-  if (!id) return null;
-  for (const p of catalog) {
-    const m = p.models.find((m) => m.model_id === id);
-    if (m) return m.tier;
+/** A label and a CSS class for the core's verdict on a model id (`null`: nothing to show). */
+export function tierBadge(view: ModelTierView | null): { label: string; tone: string; title: string } | null {
+  if (!view) return null;
+  switch (view.status) {
+    case "empty":
+      return null;
+    case "local":
+      return { label: "local", tone: "local", title: "runs on a local-tier provider" };
+    case "cloud":
+      return { label: "cloud", tone: "cloud", title: "every call needs a projection plan and your consent" };
+    case "unknown_provider":
+      return { label: "unknown provider", tone: "bad", title: `no provider \`${view.provider_id}\` is registered` };
+    case "malformed":
+      return { label: "not usable", tone: "bad", title: view.message };
   }
-  const slash = id.indexOf("/");
-  if (slash <= 0 || slash === id.length - 1) return "malformed";
-  const provider = catalog.find((p) => p.provider_id === id.slice(0, slash));
-  if (!provider) return "unknown";
-  const tag = id.slice(id.lastIndexOf(":") + 1).toLowerCase();
-  if (id.includes(":") && (tag === "cloud" || tag.endsWith("-cloud"))) return "cloud";
-  return provider.tier;
 }
 
-/** The first model a local provider lists, to prefill a new profile. */
+/** The first model a local provider lists (the core computed each model's tier), to prefill a new profile. */
 export function firstLocalModel(catalog: CatalogProvider[]): string {
   for (const p of catalog) {
     const m = p.models.find((m) => m.tier === "local");

@@ -2,6 +2,7 @@
 // new version, activate, export, and the model catalog for the editor's pickers.
 import type {
   CatalogProvider,
+  ModelTierView,
   ProfileActivated,
   ProfileCreated,
   ProfileSaved,
@@ -23,4 +24,6 @@ export const profilesApi = {
   activate: (profileId: string) => call<ProfileActivated>("activate_profile", { profileId }),
   exportJson: (profileId: string) => call<string>("export_profile", { profileId }),
   catalog: () => call<CatalogProvider[]>("model_catalog"),
+  /** Where a model id's bytes would go, as the core decides it. */
+  modelTier: (modelId: string) => call<ModelTierView>("model_tier", { modelId }),
 };

@@ -12,19 +12,19 @@ use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use serde::Serialize;
 
 use super::translate::{
-    context_length, finish_reason, is_cloud_model, num_ctx_for, parse_line, to_wire_request,
-    OllamaDecoder, DEFAULT_NUM_CTX_CAP,
+    context_length, finish_reason, num_ctx_for, parse_line, to_wire_request, OllamaDecoder,
+    DEFAULT_NUM_CTX_CAP,
 };
 use super::wire::{KeepAlive, LoadRequest, ShowRequest, ShowResponse, TagsResponse};
 use crate::llm::budget::Budget;
 use crate::llm::driver::{collect, drive, json_error, model_name};
 use crate::llm::retry::RetryPolicy;
-use crate::llm::transport::{build_headers, join_url, start, CallContext};
+use crate::llm::transport::{join_url, start, CallContext};
+use crate::llm::WireConfig;
 use crate::llm::{
     CompletionRequest, CompletionResponse, CompletionStream, FinishReason, LlmClient, LlmError,
     ModelProfile,
 };
-use crate::registry::{ProviderEndpoint, ProviderTier};
 
 /// What `/api/show` says about a model.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub struct OllamaModelInfo {
 /// An [`LlmClient`] for one model on an Ollama daemon.
 #[derive(Debug)]
 pub struct OllamaClient {
-    endpoint: ProviderEndpoint,
+    endpoint: WireConfig,
     model: String,
     profile: ModelProfile,
     headers: HeaderMap,
@@ -54,7 +54,7 @@ pub struct OllamaClient {
 impl OllamaClient {
     /// A client for `model_name`, reading its context length from `/api/show` (so this fails with
     /// `ModelNotFound` for a model the daemon does not have).
-    pub async fn new(endpoint: ProviderEndpoint, model_name: &str) -> Result<Self, LlmError> {
+    pub async fn new(endpoint: WireConfig, model_name: &str) -> Result<Self, LlmError> {
         let mut client = Self::with_context_length(endpoint, model_name, None)?;
         let info = client.show().await?;
         client.set_context_length(info.context_length);
@@ -63,29 +63,13 @@ impl OllamaClient {
 
     /// A client whose context length is already known (or unknown: `None`), without any I/O.
     pub fn with_context_length(
-        endpoint: ProviderEndpoint,
+        endpoint: WireConfig,
         model_name: &str,
         context_length: Option<u32>,
     ) -> Result<Self, LlmError> {
-        if model_name.trim().is_empty() {
-            return Err(LlmError::InvalidRequest {
-                reason: "the model name is empty".into(),
-            });
-        }
-        let headers = build_headers(endpoint.api_key.as_ref(), &endpoint.extra_headers)?;
         // A `:cloud` model runs on Ollama's servers even though the daemon is local.
-        let tier = if is_cloud_model(model_name) {
-            ProviderTier::Cloud
-        } else {
-            endpoint.tier
-        };
-        let profile = ModelProfile {
-            model_id: format!("{}/{}", endpoint.provider_id, model_name),
-            provider_id: endpoint.provider_id.clone(),
-            tier,
-            context_window: None,
-            max_output_tokens: None,
-        };
+        let profile = ModelProfile::for_model(&endpoint.provider_id, endpoint.tier, model_name)?;
+        let headers = endpoint.headers()?;
         let mut client = Self {
             endpoint,
             model: model_name.to_owned(),
@@ -272,7 +256,11 @@ impl LlmClient for OllamaClient {
         let body =
             Bytes::from(serde_json::to_vec(&wire).map_err(|e| json_error("the request", &e))?);
         // No cloud-tier completion leaves without the consent gate's pass (see consent::pass).
-        crate::consent::pass::check_cloud_completion(self.profile.tier, &req.prompt)?;
+        crate::llm::cloud_pass::check_cloud_completion(
+            self.profile.tier,
+            &self.endpoint.base_url,
+            &req.prompt,
+        )?;
         let url = join_url(&self.endpoint.base_url, "api/chat");
         let ctx = self.call_context();
         let reader = start(&ctx, || self.post(&url, body.clone())).await?;

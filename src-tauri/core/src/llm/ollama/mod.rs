@@ -6,4 +6,4 @@ mod translate;
 mod wire;
 
 pub use client::{OllamaClient, OllamaModelInfo};
-pub use translate::{is_cloud_model, DEFAULT_NUM_CTX_CAP};
+pub use translate::DEFAULT_NUM_CTX_CAP;

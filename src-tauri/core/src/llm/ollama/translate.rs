@@ -1,5 +1,5 @@
 //! Pure translation between Handshake's types and Ollama's wire format: the request body, the
-//! NDJSON decoder, `done_reason` normalisation, truncation detection, context sizing, cloud tags.
+//! NDJSON decoder, `done_reason` normalisation, truncation detection, context sizing.
 //!
 //! No I/O here: everything is unit-tested on fixtures.
 
@@ -19,17 +19,6 @@ pub const DEFAULT_NUM_CTX_CAP: u32 = 32_768;
 /// and leaves the daemon's default, whose truncation we then cannot detect.
 pub(crate) fn num_ctx_for(context_length: Option<u32>, cap: u32) -> Option<u32> {
     context_length.map(|n| n.min(cap))
-}
-
-/// Whether a model name's tag marks an Ollama cloud model (`gpt-oss:120b-cloud`,
-/// `kimi-k2:1t-cloud`, `deepseek-v3.1:671b-cloud`, `qwen3-coder:cloud`): the local daemon
-/// forwards those to Ollama's servers, so they are cloud tier whatever the endpoint says.
-pub fn is_cloud_model(name: &str) -> bool {
-    let Some((_, tag)) = name.rsplit_once(':') else {
-        return false;
-    };
-    let tag = tag.to_ascii_lowercase();
-    tag == "cloud" || tag.ends_with("-cloud")
 }
 
 /// The context length in `/api/show`'s `model_info`: `<general.architecture>.context_length`,
@@ -356,25 +345,6 @@ mod tests {
             feed_all(&["not json"]),
             Err(LlmError::MalformedResponse { .. })
         ));
-    }
-
-    #[test]
-    fn cloud_tags_are_recognised() {
-        for cloud in [
-            "gpt-oss:120b-cloud",
-            "qwen3-coder:cloud",
-            "kimi-k2:1t-CLOUD",
-        ] {
-            assert!(is_cloud_model(cloud), "{cloud}");
-        }
-        for local in [
-            "gemma3:270m",
-            "cloud-model",
-            "hf.co/org/cloudy:Q4_K_M",
-            "mycloud:latest",
-        ] {
-            assert!(!is_cloud_model(local), "{local}");
-        }
     }
 
     #[test]

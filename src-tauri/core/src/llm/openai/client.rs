@@ -15,16 +15,16 @@ use super::translate::{parse_model_list, to_wire_request, SseDecoder};
 use crate::llm::budget::Budget;
 use crate::llm::driver::{collect, drive, json_error, model_name};
 use crate::llm::retry::RetryPolicy;
-use crate::llm::transport::{build_headers, join_url, start, CallContext};
+use crate::llm::transport::{join_url, start, CallContext};
+use crate::llm::WireConfig;
 use crate::llm::{
     CompletionRequest, CompletionResponse, CompletionStream, LlmClient, LlmError, ModelProfile,
 };
-use crate::registry::ProviderEndpoint;
 
 /// An [`LlmClient`] for one model on an OpenAI-compatible server.
 #[derive(Debug)]
 pub struct OpenAiCompatClient {
-    endpoint: ProviderEndpoint,
+    endpoint: WireConfig,
     model: String,
     profile: ModelProfile,
     headers: HeaderMap,
@@ -37,20 +37,10 @@ impl OpenAiCompatClient {
     /// A client for `model_name` (as the server knows it, e.g. `gpt-4o-mini`). No I/O: the
     /// OpenAI API does not publish context windows, so the profile's limits are unknown unless
     /// set with [`OpenAiCompatClient::with_limits`].
-    pub fn new(endpoint: ProviderEndpoint, model_name: &str) -> Result<Self, LlmError> {
-        if model_name.trim().is_empty() {
-            return Err(LlmError::InvalidRequest {
-                reason: "the model name is empty".into(),
-            });
-        }
-        let headers = build_headers(endpoint.api_key.as_ref(), &endpoint.extra_headers)?;
-        let profile = ModelProfile {
-            model_id: format!("{}/{}", endpoint.provider_id, model_name),
-            provider_id: endpoint.provider_id.clone(),
-            tier: endpoint.tier,
-            context_window: None,
-            max_output_tokens: None,
-        };
+    pub fn new(endpoint: WireConfig, model_name: &str) -> Result<Self, LlmError> {
+        // A local OpenAI-compatible `/v1` may be an Ollama daemon, which forwards `:cloud` models.
+        let profile = ModelProfile::for_model(&endpoint.provider_id, endpoint.tier, model_name)?;
+        let headers = endpoint.headers()?;
         let chat_url = join_url(&endpoint.base_url, "chat/completions");
         Ok(Self {
             endpoint,
@@ -129,7 +119,11 @@ impl LlmClient for OpenAiCompatClient {
         let body =
             Bytes::from(serde_json::to_vec(&wire).map_err(|e| json_error("the request", &e))?);
         // No cloud-tier completion leaves without the consent gate's pass (see consent::pass).
-        crate::consent::pass::check_cloud_completion(self.profile.tier, &req.prompt)?;
+        crate::llm::cloud_pass::check_cloud_completion(
+            self.profile.tier,
+            &self.endpoint.base_url,
+            &req.prompt,
+        )?;
         let ctx = self.call_context();
         let reader = start(&ctx, || {
             self.endpoint

@@ -17,10 +17,10 @@
 
 use serde_json::Value;
 
+use super::options::{MaxTokensField, OpenAiCompatOptions};
 use super::wire::{ChatChunk, ChatRequest, Message, ModelList, StreamOptions};
 use crate::llm::driver::{json_error, Decoder};
 use crate::llm::{redact, CompletionRequest, FinishReason, LlmError, StreamEvent, TokenUsage};
-use crate::registry::{MaxTokensField, OpenAiCompatOptions};
 
 /// The `/chat/completions` body for a request.
 pub(crate) fn to_wire_request<'a>(
