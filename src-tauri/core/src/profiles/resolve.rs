@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::catalog::{effective_tier, Availability, ModelCatalog, ModelHealth, ModelId, NoTier};
 use super::jobs::{JobError, JobStore};
 use super::schema::{ModelAssignment, Role, WorkProfile};
-use crate::registry::ProviderTier;
+use crate::vocab::ProviderTier;
 
 /// Flight Recorder event id of a model assignment resolved for a role.
 pub const FR_EVT_MODEL_RESOLVED: &str = "FR-EVT-PROFILE-003";

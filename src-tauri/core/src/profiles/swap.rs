@@ -18,7 +18,7 @@ use super::catalog::{effective_tier, ModelCatalog, ModelId, NoTier};
 use super::store::{now, sha256_hex};
 use crate::db::Database;
 use crate::llm::LlmError;
-use crate::registry::ProviderTier;
+use crate::vocab::ProviderTier;
 
 /// Unloads and loads local models (the lead plugs in the Ollama adapter: `keep_alive: 0` to
 /// unload, an empty generate to warm).

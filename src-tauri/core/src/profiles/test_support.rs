@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use super::catalog::{Availability, ModelHealth, StaticCatalog};
 use super::schema::WorkProfile;
 use crate::db::Database;
-use crate::registry::ProviderTier;
+use crate::vocab::ProviderTier;
 
 pub(crate) fn catalog() -> StaticCatalog {
     StaticCatalog::new()

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::catalog::{effective_tier, ModelCatalog, ModelId, ModelIdProblem, NoTier};
 use super::schema::{ModelAssignment, Role, WorkProfile, WORK_PROFILE_SCHEMA_VERSION};
-use crate::registry::ProviderTier;
+use crate::vocab::ProviderTier;
 
 /// What is wrong with one field.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS, thiserror::Error)]
