@@ -365,6 +365,11 @@ async fn runs_stream_and_cloud_escalations_wait_for_the_modal() {
         app.text("[data-testid=consent-provider]", LONG).await,
         "cloud"
     );
+    // The modal names the host the plan is bound to, not only the provider id.
+    assert_eq!(
+        app.text("[data-testid=consent-host]", LONG).await,
+        format!("http://{addr}")
+    );
     let preview = app.text("[data-testid=consent-preview]", LONG).await;
     assert!(!preview.contains("alice@example.com"), "{preview}");
     let bytes: usize = app
