@@ -1,9 +1,9 @@
 -- A plan is bound to where its bytes go: the provider's destination origin (scheme://host:port of
 -- the base URL), the model's effective tier and the provider record's revision when the plan was
 -- made. The gate refuses to send when the provider no longer matches (docs/governance.md). Plans
--- made before this migration carry revision 0, which no provider has: they are refused and must be
--- escalated again.
-ALTER TABLE consent_plans ADD COLUMN destination_origin TEXT NOT NULL DEFAULT '';
+-- made before this migration carry revision 0 and origin 'unrecorded', which no provider has: they
+-- are refused and must be escalated again.
+ALTER TABLE consent_plans ADD COLUMN destination_origin TEXT NOT NULL DEFAULT 'unrecorded';
 ALTER TABLE consent_plans ADD COLUMN destination_tier TEXT NOT NULL DEFAULT 'cloud'
     CHECK (destination_tier IN ('local', 'cloud'));
 ALTER TABLE consent_plans ADD COLUMN provider_revision INTEGER NOT NULL DEFAULT 0;

@@ -123,14 +123,26 @@ fn the_module_graph_has_no_cycle() {
 #[test]
 fn only_the_consent_gate_mints_a_gate_pass() {
     let root = src();
-    let mut minting: Vec<String> = rust_files(&root)
-        .into_iter()
-        .filter(|f| code(f).contains("GatePass::mint("))
-        .map(|f| f.strip_prefix(&root).unwrap().display().to_string())
-        .collect();
-    minting.sort();
-    // cloud_pass.rs defines it (and its own tests mint passes to test the check).
-    assert_eq!(minting, ["consent/gate.rs", "llm/cloud_pass.rs"]);
+    let files_naming = |needle: &str| {
+        let mut files: Vec<String> = rust_files(&root)
+            .into_iter()
+            .filter(|f| code(f).contains(needle))
+            .map(|f| f.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        files.sort();
+        files
+    };
+    // cloud_pass.rs defines the pass (its own tests mint passes to test the check); the gate is
+    // the only other file that may even name the type, so no alias can mint one elsewhere.
+    assert_eq!(
+        files_naming("GatePass"),
+        ["consent/gate.rs", "llm/cloud_pass.rs"]
+    );
+    assert_eq!(
+        files_naming("GatePass::mint("),
+        ["consent/gate.rs", "llm/cloud_pass.rs"]
+    );
+    assert_eq!(files_naming("GATE_PASS"), ["llm/cloud_pass.rs"]);
 }
 
 #[test]

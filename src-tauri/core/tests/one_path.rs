@@ -53,7 +53,12 @@ async fn model_server(shows: Arc<AtomicUsize>) -> LoopbackServer {
             match req.path.as_str() {
                 "/api/show" => {
                     shows.fetch_add(1, Ordering::SeqCst);
-                    let body = br#"{"model_info":{"general.architecture":"gemma3","gemma3.context_length":2048}}"#;
+                    // A cloud model renamed on the daemon: no tag, but Ollama names its remote host.
+                    let body: &[u8] = if req.json()["model"] == "notes:latest" {
+                        br#"{"model_info":{},"remote_model":"gpt-oss:120b","remote_host":"https://ollama.com:443"}"#
+                    } else {
+                        br#"{"model_info":{"general.architecture":"gemma3","gemma3.context_length":2048}}"#
+                    };
                     respond(&mut sock, "200 OK", "", "application/json", body).await;
                 }
                 "/api/chat" => {
@@ -388,6 +393,11 @@ async fn a_provider_edited_after_approval_sends_nothing_and_says_why() {
             extra_headers: Some(vec![HeaderInput::plain("x-route", "other")]),
             ..Default::default()
         },
+        ProviderUpdate {
+            kind: Some(ProviderKind::Ollama),
+            base_url: Some(server.url("").to_string()),
+            ..Default::default()
+        },
     ];
     for edit in edits {
         let (_dir, hs, job) = cloud_tag_workspace(&server, "x:cloud").await;
@@ -517,4 +527,116 @@ async fn a_run_on_a_chosen_profile_leaves_the_active_one_alone() {
         "choosing a profile in Run does not activate it"
     );
     assert_eq!(chats(&server)[0]["model"], "gemma3:1b");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloud_provider_turned_local_after_approval_is_refused_and_recorded() {
+    let server = model_server(Arc::default()).await;
+    let (_dir, hs) = open().await;
+    hs.registry()
+        .add(NewProvider::new(
+            "open",
+            ProviderKind::OpenaiCompat,
+            ProviderTier::Cloud,
+            "https://api.invalid/v1",
+        ))
+        .await
+        .unwrap();
+    let created = hs
+        .create_profile(&profile_json("wp-open", "open/gpt-4o"))
+        .await
+        .unwrap();
+    let job = hs
+        .start_job(Some(&created.profile_id))
+        .await
+        .unwrap()
+        .job_id;
+    let RunOutcome::NeedsConsent { escalation, .. } = hs
+        .run_job(run_request(&job, "for the cloud only"))
+        .await
+        .unwrap()
+    else {
+        panic!("a cloud provider needs consent");
+    };
+    assert_eq!(
+        escalation.binding.destination.origin,
+        "https://api.invalid:443"
+    );
+    hs.decide_escalation(&escalation.escalation_id, true, person())
+        .await
+        .unwrap();
+    // The approved bytes must not go to a local server now standing under the same provider id.
+    hs.registry()
+        .update(
+            "open",
+            ProviderUpdate {
+                tier: Some(ProviderTier::Local),
+                base_url: Some(server.url("/v1").to_string()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let error = hs.resume_job(&job).await.unwrap_err();
+    assert_eq!(error.code(), "escalation_denied", "{error}");
+    assert_eq!(denial_reasons(&hs).await, vec!["destination_changed"]);
+    assert!(chats(&server).is_empty(), "{:?}", chats(&server));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_the_daemon_forwards_to_a_remote_host_is_cloud_whatever_its_name() {
+    let server = model_server(Arc::default()).await;
+    let (_dir, hs) = open().await;
+    hs.registry()
+        .add(NewProvider::new(
+            "oll",
+            ProviderKind::Ollama,
+            ProviderTier::Local,
+            server.url("").as_str(),
+        ))
+        .await
+        .unwrap();
+    let Err(refused) = hs.client_for("oll/notes:latest").await else {
+        panic!("a remote model was handed out as local");
+    };
+    assert_eq!(refused.code(), "consent_required", "{refused}");
+    // The run path resolves by name (local), and the one client path refuses it before sending.
+    let created = hs
+        .create_profile(&profile_json("wp-notes", "oll/notes:latest"))
+        .await
+        .unwrap();
+    let job = hs
+        .start_job(Some(&created.profile_id))
+        .await
+        .unwrap()
+        .job_id;
+    let error = hs
+        .run_job(run_request(&job, "private notes"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "consent_required", "{error}");
+    assert!(chats(&server).is_empty(), "{:?}", chats(&server));
+    // A local model on the same daemon is served.
+    hs.client_for("oll/gemma3:270m").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_imported_again_gets_a_new_revision() {
+    let (_dir, hs) = open().await;
+    hs.registry()
+        .add(NewProvider::new(
+            "oll",
+            ProviderKind::Ollama,
+            ProviderTier::Local,
+            "http://127.0.0.1:9",
+        ))
+        .await
+        .unwrap();
+    let before = hs.registry().revision("oll").await.unwrap();
+    let exported = hs.registry().export_json().await.unwrap();
+    hs.registry().remove("oll").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    hs.registry().import_json(&exported).await.unwrap();
+    let after = hs.registry().revision("oll").await.unwrap();
+    assert!(after > before, "{after} is not newer than {before}");
 }

@@ -161,7 +161,7 @@ allowed_models?: Array<string>, };
 
 export type ModelAssignments = { frontend: ModelAssignment, orchestrator: ModelAssignment, worker: ModelAssignment, validator: ModelAssignment, };
 
-export type ModelIdProblem = "no_slash" | "empty_provider" | "empty_model" | "surrounding_whitespace" | "hidden_character" | "digest" | "several_tags" | "colon_outside_tag" | "trailing_slash" | "non_ascii_tag";
+export type ModelIdProblem = "no_slash" | "empty_provider" | "empty_model" | "surrounding_whitespace" | "hidden_character" | "digest" | "several_tags" | "colon_outside_tag" | "trailing_slash" | "outside_ascii" | "tag_character";
 
 export type ModelTierView = { "status": "empty" } | { "status": "local" } | { "status": "cloud" } | { "status": "unknown_provider", provider_id: string, } | { "status": "malformed", problem: ModelIdProblem, message: string, };
 

@@ -83,14 +83,26 @@ impl ClientCache {
             .cloned()
     }
 
+    /// Keeps `client`, unless a client of a newer revision of its provider is already held (a
+    /// slow build finishing after a newer one); entries of older revisions are dropped.
     fn put(&self, id: ModelId, client: ModelClient) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let revision = client.destination.revision;
         let provider = id.provider_id().to_owned();
-        // Entries of an older revision of the same provider are dead: drop them.
-        entries.retain(|k, v| {
-            k.provider_id() != provider || v.destination.revision == client.destination.revision
-        });
+        let newer_held = entries
+            .iter()
+            .any(|(k, v)| k.provider_id() == provider && v.destination.revision > revision);
+        if newer_held {
+            return;
+        }
+        entries.retain(|k, v| k.provider_id() != provider || v.destination.revision == revision);
         entries.insert(id, client);
+    }
+
+    /// Drops every client of `provider_id` (it was removed: its keys must not linger here).
+    fn forget(&self, provider_id: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|k, _| k.provider_id() != provider_id);
     }
 
     /// How many clients are held (for tests).
@@ -105,7 +117,13 @@ impl Handshake {
     /// destination, from the cache while the provider is unchanged. Any tier: callers put a
     /// cloud-tier client behind the consent gate.
     pub(crate) async fn model_client(&self, id: &ModelId) -> Result<ModelClient, ClientError> {
-        let revision = self.registry().revision(id.provider_id()).await?;
+        let revision = match self.registry().revision(id.provider_id()).await {
+            Ok(revision) => revision,
+            Err(error) => {
+                self.clients.forget(id.provider_id());
+                return Err(error.into());
+            }
+        };
         if let Some(hit) = self.clients.get(id, revision) {
             return Ok(hit);
         }
@@ -118,6 +136,12 @@ impl Handshake {
                     problem,
                 })?;
         let (adapter, complete) = adapter_for(endpoint, id.model(), destination.tier).await?;
+        // The adapter may know more than the name: Ollama's `/api/show` names a remote host for
+        // a model it forwards, whatever the model is called.
+        let destination = Destination {
+            tier: adapter.profile().tier,
+            ..destination
+        };
         let recorder = self.recorder().await?.clone();
         let ready = ModelClient {
             client: RecordingClient::wrap(adapter, recorder),
@@ -221,6 +245,18 @@ mod tests {
                 revision,
             },
         }
+    }
+
+    #[test]
+    fn a_late_build_of_an_older_revision_does_not_replace_a_newer_one() {
+        let cache = ClientCache::default();
+        let a = ModelId::parse("p/a").unwrap();
+        cache.put(a.clone(), ready(2));
+        cache.put(ModelId::parse("p/b").unwrap(), ready(1));
+        assert!(cache.get(&a, 2).is_some());
+        assert_eq!(cache.len(), 1);
+        cache.forget("p");
+        assert_eq!(cache.len(), 0);
     }
 
     #[test]

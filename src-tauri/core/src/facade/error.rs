@@ -71,9 +71,6 @@ pub enum FacadeError {
     /// Input a shell submitted that the core refuses before doing anything, at its field.
     #[error("invalid {field}: {reason}")]
     InvalidInput { field: &'static str, reason: String },
-    /// An escalation whose model is no longer cloud tier (its provider was changed).
-    #[error("`{model_id}` is no longer a cloud-tier model; start a new run")]
-    NotCloud { model_id: String },
 }
 
 fn describe_resume(status: Option<EscalationStatus>) -> &'static str {
@@ -107,6 +104,7 @@ impl FacadeError {
             },
             Self::Job(e) => match e {
                 JobError::NotFound { .. } => "job_not_found",
+                JobError::Profile(ProfileError::NotFound { .. }) => "profile_not_found",
                 other => other.code(),
             },
             Self::Swap(e) => match e {
@@ -132,7 +130,6 @@ impl FacadeError {
             Self::Client(e) => e.code(),
             Self::Llm(e) => e.kind(),
             Self::NothingToResume { .. } => "nothing_to_resume",
-            Self::NotCloud { .. } => "not_cloud",
             Self::InvalidInput { .. } => "invalid_input",
         }
     }

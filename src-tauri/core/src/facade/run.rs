@@ -20,8 +20,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::consent::{
-    Approver, CloudEscalationGuard, ConsentReceipt, EscalationRequest, EscalationStatus,
-    GovernedClient, GuardConfig, PendingEscalation,
+    Approver, CloudEscalationGuard, CloudGate, ConsentReceipt, EscalationRequest, EscalationStatus,
+    GuardConfig, PendingEscalation,
 };
 use crate::llm::{CompletionRequest, CompletionResponse};
 
@@ -243,13 +243,9 @@ impl Handshake {
         let ready = self
             .model_client(&parse_model_id(&latest.binding.model_id)?)
             .await?;
-        let GovernedClient::Cloud(gate) =
-            GovernedClient::new(ready.client, &guard, ready.destination)
-        else {
-            return Err(FacadeError::NotCloud {
-                model_id: latest.binding.model_id.clone(),
-            });
-        };
+        // Always behind the gate, whatever the provider's tier is now: a provider edited from
+        // cloud to local since the approval is a changed destination, refused and recorded.
+        let gate = CloudGate::new(ready.client, guard.clone(), ready.destination);
         let max_tokens = guard
             .approved_request(&latest.escalation_id)
             .await?

@@ -25,12 +25,14 @@ pub trait ModelCatalog: Send + Sync {
 }
 
 /// Why a model id has no tier in a catalog.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NoTier {
     /// The provider is not registered.
+    #[error("the provider is not registered")]
     UnknownProvider,
     /// The name cannot be judged with certainty on the provider's tier (see
     /// [`crate::vocab::effective_tier`]).
+    #[error(transparent)]
     Undecidable(ModelIdProblem),
 }
 

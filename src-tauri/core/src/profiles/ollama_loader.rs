@@ -61,9 +61,7 @@ impl OllamaLoader {
     }
 
     async fn generate(&self, model_id: &str, keep_alive: Option<u32>) -> Result<(), LlmError> {
-        let id = ModelId::parse(model_id).map_err(|problem| LlmError::InvalidRequest {
-            reason: format!("`{model_id}`: {problem}"),
-        })?;
+        let id = ModelId::parse(model_id).map_err(|problem| LlmError::InvalidModel { problem })?;
         let model = self.model_name(&id)?;
         let url =
             self.endpoint

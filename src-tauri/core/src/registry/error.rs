@@ -220,14 +220,9 @@ impl RegistryError {
 
 impl From<crate::vocab::UnknownName> for RegistryError {
     fn from(unknown: crate::vocab::UnknownName) -> Self {
-        if unknown.what == "kind" {
-            Self::UnknownKind {
-                value: unknown.value,
-            }
-        } else {
-            Self::UnknownTier {
-                value: unknown.value,
-            }
+        match unknown {
+            crate::vocab::UnknownName::Kind { value } => Self::UnknownKind { value },
+            crate::vocab::UnknownName::Tier { value } => Self::UnknownTier { value },
         }
     }
 }

@@ -104,7 +104,6 @@ pub async fn delete(pool: &SqlitePool, provider_id: &str) -> Result<bool, Regist
     Ok(result.rows_affected() > 0)
 }
 
-/// One provider.
 /// The revision of a provider (milliseconds of its `updated_at`), `None` when it is not
 /// registered: one indexed read, no secrets.
 pub async fn revision(pool: &SqlitePool, provider_id: &str) -> Result<Option<i64>, RegistryError> {
@@ -125,6 +124,7 @@ pub async fn revision(pool: &SqlitePool, provider_id: &str) -> Result<Option<i64
         .transpose()
 }
 
+/// One provider.
 pub async fn get(
     pool: &SqlitePool,
     provider_id: &str,

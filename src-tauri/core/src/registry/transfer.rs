@@ -7,7 +7,8 @@
 //! this database's keychain namespace and the provider id, so a crafted file cannot point a
 //! provider at another provider's secret, and no secret left in the keychain by another database
 //! is ever attached to a record whose base_url came from a file. The keychain is not touched.
-//! The report lists the secrets to enter again.
+//! The report lists the secrets to enter again. An imported record's `updated_at` (its revision)
+//! is the time of the import, whatever the file says.
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -229,7 +230,10 @@ impl ProviderRegistry {
             openai: p.openai,
             proxy_url: proxy_url.map(|u| u.to_string()),
             created_at: p.created_at,
-            updated_at: p.updated_at,
+            // Stamped now, never taken from the file: the revision that caches and consent
+            // plans compare must be new for a record new to this database (a provider removed and
+            // imported again with its old `updated_at` would otherwise look unchanged).
+            updated_at: super::store::now(),
         })
     }
 }

@@ -7,59 +7,48 @@
 use serde::{Deserialize, Serialize};
 
 /// Why a model id is refused: malformed, or a name whose tier cannot be judged with certainty.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS, thiserror::Error,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelIdProblem {
     /// No `/` separating the provider id from the model name.
+    #[error("expected `<provider_id>/<model name>` but there is no `/`")]
     NoSlash,
     /// Nothing before the first `/`.
+    #[error("the provider id before the first `/` is empty")]
     EmptyProvider,
     /// Nothing after the first `/`.
+    #[error("the model name after the first `/` is empty")]
     EmptyModel,
     /// Whitespace before or after the provider id or the model name.
+    #[error("the provider id or model name starts or ends with whitespace")]
     SurroundingWhitespace,
     /// A control character or an invisible formatting character (zero-width, bidi) in the id.
+    #[error("the model id holds a control or invisible formatting character")]
     HiddenCharacter,
     /// A digest (`name@sha256:...`) on a local-tier provider: the tag cannot be judged.
+    #[error("a digest (`@sha256:...`) hides the model's tag, so whether it runs in the cloud cannot be told")]
     Digest,
     /// More than one `:` in the last path segment (`x:cloud:latest`) on a local-tier provider.
+    #[error(
+        "the model name has more than one `:` tag, so whether it runs in the cloud cannot be told"
+    )]
     SeveralTags,
     /// A `:` in a path segment other than the last that is not a registry's `host:port`.
+    #[error("a `:` outside the model's tag (other than a registry's host:port) is ambiguous")]
     ColonOutsideTag,
     /// The model name ends with `/`, so it has no last segment to judge.
+    #[error("the model name ends with `/`")]
     TrailingSlash,
-    /// A tag with characters outside ASCII (a look-alike of `cloud` cannot be ruled out).
-    NonAsciiTag,
+    /// On a local-tier provider, a character outside printable ASCII (a space inside the name, a
+    /// full-width `：`, a look-alike letter): a proxy that normalises it could read a cloud tag.
+    #[error("the model name holds a space or a character outside printable ASCII")]
+    OutsideAscii,
+    /// On a local-tier provider, a tag with characters other than letters, digits, `_`, `.`, `-`.
+    #[error("the model's tag holds characters other than letters, digits, `_`, `.` and `-`")]
+    TagCharacter,
 }
-
-impl std::fmt::Display for ModelIdProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::NoSlash => "expected `<provider_id>/<model name>` but there is no `/`",
-            Self::EmptyProvider => "the provider id before the first `/` is empty",
-            Self::EmptyModel => "the model name after the first `/` is empty",
-            Self::SurroundingWhitespace => {
-                "the provider id or model name starts or ends with whitespace"
-            }
-            Self::HiddenCharacter => {
-                "the model id holds a control or invisible formatting character"
-            }
-            Self::Digest => {
-                "a digest (`@sha256:...`) hides the model's tag, so whether it runs in the cloud cannot be told"
-            }
-            Self::SeveralTags => {
-                "the model name has more than one `:` tag, so whether it runs in the cloud cannot be told"
-            }
-            Self::ColonOutsideTag => {
-                "a `:` outside the model's tag (other than a registry's host:port) is ambiguous"
-            }
-            Self::TrailingSlash => "the model name ends with `/`",
-            Self::NonAsciiTag => "the model's tag holds characters outside ASCII",
-        })
-    }
-}
-
-impl std::error::Error for ModelIdProblem {}
 
 /// A model id, parsed once: its provider id and the model name as the provider knows it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

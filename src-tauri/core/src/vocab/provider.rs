@@ -23,12 +23,11 @@ pub enum ProviderTier {
 
 /// A kind or tier name that is not one of ours.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown provider {what} {value:?}")]
-pub struct UnknownName {
-    /// `"kind"` or `"tier"`.
-    pub what: &'static str,
-    /// What was given.
-    pub value: String,
+pub enum UnknownName {
+    #[error("unknown provider kind {value:?} (expected ollama or openai_compat)")]
+    Kind { value: String },
+    #[error("unknown provider tier {value:?} (expected local or cloud)")]
+    Tier { value: String },
 }
 
 impl ProviderKind {
@@ -55,8 +54,7 @@ impl std::str::FromStr for ProviderKind {
         match value.trim().to_ascii_lowercase().as_str() {
             "ollama" => Ok(Self::Ollama),
             "openai_compat" | "openai-compat" => Ok(Self::OpenaiCompat),
-            _ => Err(UnknownName {
-                what: "kind",
+            _ => Err(UnknownName::Kind {
                 value: value.to_owned(),
             }),
         }
@@ -81,8 +79,7 @@ impl std::str::FromStr for ProviderTier {
         match value.trim().to_ascii_lowercase().as_str() {
             "local" => Ok(Self::Local),
             "cloud" => Ok(Self::Cloud),
-            _ => Err(UnknownName {
-                what: "tier",
+            _ => Err(UnknownName::Tier {
                 value: value.to_owned(),
             }),
         }

@@ -9,7 +9,8 @@
 //!
 //! On a local-tier provider, a name the rule cannot judge with certainty is refused rather than
 //! guessed local: a digest, more than one tag, a `:` elsewhere than the tag or a registry's
-//! `host:port`, a trailing `/`, a tag outside ASCII. On a cloud-tier provider every call is a
+//! `host:port`, a trailing `/`, a space or any character outside printable ASCII anywhere in the
+//! name, a tag with characters other than Ollama's (letters, digits, `_`, `.`, `-`). On a cloud-tier provider every call is a
 //! cloud call anyway, so only the checks every id gets apply (provider names such as OpenAI's
 //! fine-tuned `ft:gpt-4o-mini:org:suffix:id` stay usable there).
 
@@ -62,6 +63,9 @@ fn judgeable_tag(model: &str) -> Result<Option<&str>, ModelIdProblem> {
             }
         }
     }
+    if !model.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ModelIdProblem::OutsideAscii);
+    }
     if last.contains('@') && last.contains(':') {
         return Err(ModelIdProblem::Digest);
     }
@@ -71,8 +75,9 @@ fn judgeable_tag(model: &str) -> Result<Option<&str>, ModelIdProblem> {
     if parts.next().is_some() {
         return Err(ModelIdProblem::SeveralTags);
     }
-    if tag.is_some_and(|t| !t.is_ascii()) {
-        return Err(ModelIdProblem::NonAsciiTag);
+    let tag_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    if tag.is_some_and(|t| t.is_empty() || !t.chars().all(tag_char)) {
+        return Err(ModelIdProblem::TagCharacter);
     }
     Ok(tag)
 }
@@ -137,7 +142,13 @@ mod tests {
             ("x:cloud/y", ColonOutsideTag),
             ("ns/x:cloud/y", ColonOutsideTag),
             ("x:cloud/", TrailingSlash),
-            ("x:\u{FF43}loud", NonAsciiTag),
+            ("x:\u{FF43}loud", OutsideAscii),
+            ("gpt-oss\u{FF1A}120b-cloud", OutsideAscii),
+            ("x: cloud", OutsideAscii),
+            ("x:clo ud", OutsideAscii),
+            ("x:cloud?", TagCharacter),
+            ("x:cloud!", TagCharacter),
+            ("x:", TagCharacter),
             ("", EmptyModel),
         ] {
             assert_eq!(effective_tier(Local, name), Err(problem), "{name:?}");

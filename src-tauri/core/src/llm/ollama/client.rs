@@ -25,6 +25,7 @@ use crate::llm::{
     CompletionRequest, CompletionResponse, CompletionStream, FinishReason, LlmClient, LlmError,
     ModelProfile,
 };
+use crate::vocab::ProviderTier;
 
 /// What `/api/show` says about a model.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +37,9 @@ pub struct OllamaModelInfo {
     pub parameter_size: Option<String>,
     pub quantization_level: Option<String>,
     pub capabilities: Vec<String>,
+    /// Where the daemon forwards this model (`remote_host` in `/api/show`), when it is not run
+    /// locally: a cloud model even if its name carries no cloud tag.
+    pub remote_host: Option<String>,
 }
 
 /// An [`LlmClient`] for one model on an Ollama daemon.
@@ -53,11 +57,20 @@ pub struct OllamaClient {
 
 impl OllamaClient {
     /// A client for `model_name`, reading its context length from `/api/show` (so this fails with
-    /// `ModelNotFound` for a model the daemon does not have).
+    /// `ModelNotFound` for a model the daemon does not have). A model the daemon says it forwards
+    /// to a remote host (`remote_host`: an Ollama cloud model, or one created to point at a remote
+    /// API, renamed or not) is cloud tier, whatever its name.
     pub async fn new(endpoint: WireConfig, model_name: &str) -> Result<Self, LlmError> {
         let mut client = Self::with_context_length(endpoint, model_name, None)?;
         let info = client.show().await?;
         client.set_context_length(info.context_length);
+        if info
+            .remote_host
+            .as_deref()
+            .is_some_and(|h| !h.trim().is_empty())
+        {
+            client.profile.tier = ProviderTier::Cloud;
+        }
         Ok(client)
     }
 
@@ -136,6 +149,7 @@ impl OllamaClient {
             parameter_size: details.and_then(|d| d.parameter_size.clone()),
             quantization_level: details.and_then(|d| d.quantization_level.clone()),
             capabilities: show.capabilities,
+            remote_host: show.remote_host,
         })
     }
 

@@ -98,6 +98,10 @@ pub(crate) struct ShowResponse {
     pub model_info: BTreeMap<String, Value>,
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// Set for a model the daemon forwards elsewhere (Ollama's cloud models, and models created
+    /// to point at a remote API), whatever the model is named.
+    #[serde(default)]
+    pub remote_host: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
