@@ -391,3 +391,50 @@ async fn list_models_reads_tags() {
     );
     assert_eq!(req.header("authorization"), Some("Bearer ollama-key"));
 }
+
+#[tokio::test]
+async fn crlf_line_ends_and_a_byte_order_mark_are_accepted() {
+    let body = format!(
+        "\u{feff}{}{}",
+        line("Hel").replace('\n', "\r\n"),
+        done_line("stop", Some(3), 1).replace('\n', "\r\n")
+    );
+    let server = LoopbackServer::start(move |req, _, sock| daemon(req, sock, body.clone())).await;
+    let response = client(&server)
+        .await
+        .completion(request("oll/gemma3:270m", Some(8)))
+        .await
+        .unwrap();
+    assert_eq!(response.text, "Hel");
+    assert_eq!(response.finish_reason, FinishReason::Stop);
+}
+
+#[tokio::test]
+async fn an_answer_cut_mid_body_is_interrupted_not_unreachable() {
+    let server = LoopbackServer::start(|req, _, mut sock| async move {
+        if req.path == "/api/show" {
+            respond(&mut sock, "200 OK", "", "application/json", SHOW.as_bytes()).await;
+            return;
+        }
+        start_chunked(&mut sock, NDJSON).await;
+        let _ = chunk(&mut sock, line("a").as_bytes()).await;
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut sock).await;
+    })
+    .await;
+    let error = client(&server)
+        .await
+        .completion(request("oll/gemma3:270m", None))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LlmError::Interrupted { .. }), "{error:?}");
+    assert!(error.is_retryable());
+    // Never reached at all: unreachable, as before.
+    let nobody = endpoint("oll", url::Url::parse("http://127.0.0.1:9").unwrap(), None);
+    let error = OllamaClient::with_context_length(nobody, "gemma3:270m", None)
+        .unwrap()
+        .with_retry_policy(RetryPolicy::never())
+        .completion(request("oll/gemma3:270m", None))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LlmError::Unreachable { .. }), "{error:?}");
+}

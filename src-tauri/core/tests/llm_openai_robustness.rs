@@ -140,7 +140,9 @@ async fn early_closes_are_errors() {
         .completion(request("oai/m1", None))
         .await
         .unwrap_err();
-    assert!(matches!(e, LlmError::Unreachable { .. }), "{e:?}");
+    // The server was reached and began to answer: interrupted, not unreachable.
+    assert!(matches!(e, LlmError::Interrupted { .. }), "{e:?}");
+    assert_eq!(e.kind(), "interrupted");
     // A complete body that never finished the answer (no finish reason, no [DONE]).
     let unfinished = LoopbackServer::start(|_, _, sock| serve_sse(sock, event("a", None))).await;
     let e = client_for(&unfinished, "/v1", None)

@@ -324,3 +324,28 @@ async fn model_lists_in_three_shapes() {
         assert_eq!(server.requests()[0].path, "/v1/models");
     }
 }
+
+#[tokio::test]
+async fn crlf_line_ends_a_byte_order_mark_and_odd_finish_reasons_are_consistent() {
+    let body = format!("\u{feff}{}", good_stream().replace('\n', "\r\n"));
+    let server = LoopbackServer::start(move |_, _, sock| serve_sse(sock, body.clone())).await;
+    let r = client_for(&server, "/v1", None)
+        .completion(request("oai/m1", Some(8)))
+        .await
+        .unwrap();
+    assert_eq!(r.text, "Hello");
+    assert_eq!(r.finish_reason, FinishReason::Stop);
+
+    // A server that ends with finish_reason "" and [DONE]: not reported as a clean stop.
+    let odd = format!(
+        "{}{}data: [DONE]\n\n",
+        event("Hi", None),
+        event("", Some(""))
+    );
+    let server = LoopbackServer::start(move |_, _, sock| serve_sse(sock, odd.clone())).await;
+    let r = client_for(&server, "/v1", None)
+        .completion(request("oai/m1", Some(8)))
+        .await
+        .unwrap();
+    assert_eq!(r.finish_reason, FinishReason::Other);
+}

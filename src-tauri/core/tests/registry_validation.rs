@@ -130,6 +130,33 @@ async fn invalid_input_is_refused_with_the_field_named() {
             "unsupported_scheme",
             ProviderField::BaseUrl,
         ),
+        // Stored in another form than typed (a parser reads `\` as `/`, and `@` after the host
+        // reads as another host): refused.
+        (
+            NewProvider::new(
+                "x",
+                OpenaiCompat,
+                Cloud,
+                "https://api.example.com\\@127.0.0.1/",
+            ),
+            "invalid_url",
+            ProviderField::BaseUrl,
+        ),
+        (
+            NewProvider::new("x", OpenaiCompat, Local, "http://127.0.0.1:8000\\v1"),
+            "invalid_url",
+            ProviderField::BaseUrl,
+        ),
+        (
+            NewProvider::new(
+                "x",
+                OpenaiCompat,
+                Cloud,
+                "https://api.example.com/@127.0.0.1/v1",
+            ),
+            "invalid_url",
+            ProviderField::BaseUrl,
+        ),
         (
             NewProvider::new(
                 "x",

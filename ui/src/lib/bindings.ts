@@ -137,7 +137,7 @@ export type EventType = "FR-EVT-LLM-INFERENCE" | "FR-EVT-PROFILE-001" | "FR-EVT-
 
 export type FieldIssue = { path: string, message: string, };
 
-export type FinishReason = "stop" | "length" | "content_filter" | "tool_calls" | "load" | "unload";
+export type FinishReason = "stop" | "length" | "content_filter" | "tool_calls" | "load" | "unload" | "other";
 
 export type Governance = { mode: GovernanceMode, standing_rule: StandingRule | null, };
 

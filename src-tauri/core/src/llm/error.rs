@@ -53,6 +53,10 @@ pub enum LlmError {
     ContextTooLong { detail: Option<String> },
     #[error("the provider is unreachable: {reason}")]
     Unreachable { reason: String },
+    /// The provider was reached and began to answer, and the answer broke off (the connection
+    /// closed in the middle of the body).
+    #[error("the provider's answer was interrupted: {reason}")]
+    Interrupted { reason: String },
     #[error("timed out ({phase})")]
     Timeout { phase: TimeoutPhase },
     #[error("budget exceeded: max_tokens was {limit}, the provider produced {observed}")]
@@ -81,6 +85,7 @@ impl LlmError {
             Self::ModelNotFound { .. } => "model_not_found",
             Self::ContextTooLong { .. } => "context_too_long",
             Self::Unreachable { .. } => "unreachable",
+            Self::Interrupted { .. } => "interrupted",
             Self::Timeout { .. } => "timeout",
             Self::BudgetExceeded { .. } => "budget_exceeded",
             Self::MalformedResponse { .. } => "malformed_response",
@@ -94,7 +99,10 @@ impl LlmError {
     /// Whether trying again (later, or against a fallback) may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::RateLimited { .. } | Self::Unreachable { .. } | Self::Timeout { .. } => true,
+            Self::RateLimited { .. }
+            | Self::Unreachable { .. }
+            | Self::Interrupted { .. }
+            | Self::Timeout { .. } => true,
             Self::Provider { status, .. } => matches!(status, 500 | 502 | 503 | 504),
             _ => false,
         }

@@ -273,6 +273,8 @@ pub(crate) struct BodyReader {
     idle: Duration,
     got_first_chunk: bool,
     ended: bool,
+    /// Whether a line was returned yet (a byte order mark is dropped from the first only).
+    past_first_line: bool,
 }
 
 impl BodyReader {
@@ -294,6 +296,7 @@ impl BodyReader {
             idle: Duration::from_millis(t.idle_ms),
             got_first_chunk: false,
             ended: false,
+            past_first_line: false,
         }
     }
 
@@ -311,14 +314,15 @@ impl BodyReader {
                 if line.last() == Some(&b'\r') {
                     line.truncate(pos - 1);
                 }
-                return Ok(Some(line.freeze()));
+                return Ok(Some(self.without_bom(line.freeze())));
             }
             if self.ended {
                 if self.buf.is_empty() {
                     return Ok(None);
                 }
                 self.scanned = 0;
-                return Ok(Some(self.buf.split().freeze()));
+                let rest = self.buf.split().freeze();
+                return Ok(Some(self.without_bom(rest)));
             }
             self.scanned = self.buf.len();
             match self.next_chunk().await? {
@@ -328,12 +332,27 @@ impl BodyReader {
         }
     }
 
+    /// The first line without a UTF-8 byte order mark (some servers start a body with one);
+    /// later lines as they are.
+    fn without_bom(&mut self, line: Bytes) -> Bytes {
+        if std::mem::replace(&mut self.past_first_line, true) {
+            return line;
+        }
+        match line.strip_prefix(b"\xEF\xBB\xBF") {
+            Some(_) => line.slice(3..),
+            None => line,
+        }
+    }
+
     /// The whole body (for small JSON answers such as model lists), under the same deadlines and
     /// cap.
     pub(crate) async fn read_all(mut self) -> Result<Bytes, LlmError> {
         let mut all = std::mem::take(&mut self.buf);
         while let Some(chunk) = self.next_chunk().await? {
             all.extend_from_slice(&chunk);
+        }
+        if all.starts_with(b"\xEF\xBB\xBF") {
+            let _ = all.split_to(3);
         }
         Ok(all.freeze())
     }
@@ -364,7 +383,12 @@ impl BodyReader {
         match tokio::time::timeout_at(deadline.into(), self.stream.next()).await {
             Err(_) => Err(LlmError::Timeout { phase }),
             Ok(None) => Ok(None),
-            Ok(Some(Err(e))) => Err(map_reqwest_error(e)),
+            // Headers arrived, so the server was reached: a body that breaks off is an interrupted
+            // answer, not an unreachable server (a timeout keeps its own variant).
+            Ok(Some(Err(e))) => Err(match map_reqwest_error(e) {
+                LlmError::Unreachable { reason } => LlmError::Interrupted { reason },
+                other => other,
+            }),
             Ok(Some(Ok(chunk))) => {
                 self.got_first_chunk = true;
                 self.received = self.received.saturating_add(chunk.len());

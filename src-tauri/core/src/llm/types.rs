@@ -74,6 +74,9 @@ pub enum FinishReason {
     Load,
     /// Ollama unloaded the model (`done_reason: "unload"`).
     Unload,
+    /// The provider gave a reason Handshake does not know, or an empty one (`""`, `"null"`): the
+    /// answer ended, but why is not known (it is not reported as a clean stop).
+    Other,
 }
 
 /// A finished completion.

@@ -123,6 +123,14 @@ pub fn url(field: ProviderField, raw: &str) -> Result<Url, RegistryError> {
     if raw.is_empty() {
         return Err(invalid("it is empty"));
     }
+    // A URL parser reads `\` as `/` (`https://api.example.com\@127.0.0.1/` is host
+    // `api.example.com`, path `/@127.0.0.1/`), while a person, a proxy or another parser may read
+    // another host into it. Refused, rather than stored in a form other than typed.
+    if raw.contains('\\') {
+        return Err(invalid(
+            "it contains a backslash, which URL parsers read as `/`; write the URL with `/`",
+        ));
+    }
     let url = Url::parse(raw).map_err(|e| match e {
         url::ParseError::RelativeUrlWithoutBase => {
             invalid("not an absolute URL (start it with http:// or https://)")
@@ -133,6 +141,13 @@ pub fn url(field: ProviderField, raw: &str) -> Result<Url, RegistryError> {
     // Credentials are looked for first, so no later message can be about a URL that holds one.
     if !url.username().is_empty() || url.password().is_some() {
         return Err(RegistryError::UserinfoInUrl { field });
+    }
+    // With no credentials, an `@` can only be after the host, where it reads as a host to people
+    // and to some tools (`https://api.example.com/@127.0.0.1/`).
+    if raw.contains('@') {
+        return Err(invalid(
+            "it contains `@` after the host, which can be read as another host; remove it",
+        ));
     }
     if let Some(param) = url
         .query_pairs()
@@ -393,6 +408,22 @@ mod tests {
             url(ProviderField::ProxyUrl, "http://proxy:3128/x"),
             Err(RegistryError::InvalidUrl { .. })
         ));
+        for typed in [
+            "https://api.example.com\\@127.0.0.1/",
+            "https://api.example.com\\v1",
+            "https://api.example.com/@127.0.0.1/",
+            "https://api.example.com/v1?x=a@b",
+        ] {
+            match url(f, typed) {
+                Err(RegistryError::InvalidUrl { reason, .. }) => {
+                    assert!(
+                        reason.contains("backslash") || reason.contains('@'),
+                        "{reason}"
+                    )
+                }
+                other => panic!("{typed}: {other:?}"),
+            }
+        }
     }
 
     #[test]

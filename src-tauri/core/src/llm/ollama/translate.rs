@@ -75,13 +75,10 @@ pub(crate) fn finish_reason(done_reason: Option<&str>) -> FinishReason {
         "length" => FinishReason::Length,
         "load" => FinishReason::Load,
         "unload" => FinishReason::Unload,
-        "stop" => FinishReason::Stop,
+        "stop" | "eos" => FinishReason::Stop,
         other => {
-            tracing::debug!(
-                done_reason = other,
-                "unknown Ollama done_reason, treated as stop"
-            );
-            FinishReason::Stop
+            tracing::debug!(done_reason = other, "unknown Ollama done_reason");
+            FinishReason::Other
         }
     }
 }
@@ -321,6 +318,11 @@ mod tests {
         assert_eq!(finish_reason(Some("load")), FinishReason::Load);
         assert_eq!(finish_reason(Some("unload")), FinishReason::Unload);
         assert_eq!(finish_reason(None), FinishReason::Stop);
+        assert_eq!(finish_reason(Some("eos")), FinishReason::Stop);
+        // Unknown or empty: the answer ended, but not known to be a clean stop.
+        for odd in ["", "null", "interrupted-by-gremlins"] {
+            assert_eq!(finish_reason(Some(odd)), FinishReason::Other, "{odd:?}");
+        }
     }
 
     #[test]

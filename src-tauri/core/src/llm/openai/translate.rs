@@ -2,12 +2,14 @@
 //! the SSE decoder, finish-reason normalisation and model lists. No I/O; unit-tested on fixtures.
 //!
 //! Decisions, for the servers that differ:
-//! - Finish reasons `eos`, `end_turn`, `stop_sequence` are `Stop`; `""`, `"null"`, null or a
-//!   missing one mean "not finished yet". `finish_reason: "error"` is an error.
+//! - Finish reasons `eos`, `end_turn`, `stop_sequence` are `Stop`; a value we do not know is
+//!   `Other`; null or a missing one mean "not finished yet"; `""` and `"null"` too, but they are
+//!   remembered: a stream that reaches `[DONE]` with only those is `Other` (why it ended is not
+//!   known), never a clean `Stop`. `finish_reason: "error"` is an error.
 //! - A stream that reaches `[DONE]` without any finish reason finished normally (`Stop`).
 //! - A stream that ends (clean end of body) with neither a finish reason nor `[DONE]` is
 //!   `MalformedResponse`: the answer may be cut, and we cannot tell. (A connection that breaks
-//!   mid-body is a transport error instead: `Unreachable`.)
+//!   mid-body is a transport error instead: `Interrupted`.)
 //! - Usage: the provider's figures where it sends them (`stream_options.include_usage`, a final
 //!   chunk with `choices: []`). Where it sends none (llama.cpp's server ignores include_usage),
 //!   `completion_tokens` is the number of non-empty content chunks, which is approximate: servers
@@ -65,11 +67,8 @@ pub(crate) fn finish_reason(raw: Option<&str>) -> Result<Option<FinishReason>, L
             })
         }
         other => {
-            tracing::debug!(
-                finish_reason = other,
-                "unknown finish_reason, treated as stop"
-            );
-            FinishReason::Stop
+            tracing::debug!(finish_reason = other, "unknown finish_reason");
+            FinishReason::Other
         }
     }))
 }
@@ -121,6 +120,8 @@ pub(crate) struct SseDecoder {
     data: String,
     started: bool,
     finish: Option<FinishReason>,
+    /// A `""` or `"null"` finish reason was seen (see the module docs).
+    empty_finish_seen: bool,
     usage: Option<TokenUsage>,
     counted_chunks: u32,
     done: bool,
@@ -135,6 +136,7 @@ impl SseDecoder {
             data: String::new(),
             started: false,
             finish: None,
+            empty_finish_seen: false,
             usage: None,
             counted_chunks: 0,
             done: false,
@@ -210,7 +212,11 @@ impl SseDecoder {
                 self.counted_chunks = self.counted_chunks.saturating_add(1);
                 out.push(StreamEvent::Text { delta: text });
             }
-            if let Some(reason) = finish_reason(choice.finish_reason.as_deref())? {
+            let raw = choice.finish_reason.as_deref();
+            if matches!(raw, Some("" | "null")) {
+                self.empty_finish_seen = true;
+            }
+            if let Some(reason) = finish_reason(raw)? {
                 self.finish = Some(reason);
             }
         }
@@ -247,7 +253,11 @@ impl SseDecoder {
             out.push(StreamEvent::Usage { usage });
         }
         out.push(StreamEvent::Finished {
-            finish_reason: self.finish.unwrap_or(FinishReason::Stop),
+            finish_reason: self.finish.unwrap_or(if self.empty_finish_seen {
+                FinishReason::Other
+            } else {
+                FinishReason::Stop
+            }),
             prompt_truncated: false,
         });
     }
@@ -506,9 +516,32 @@ mod tests {
         assert_eq!(finish_reason(Some("null")).unwrap(), None);
         assert_eq!(finish_reason(None).unwrap(), None);
         assert!(finish_reason(Some("error")).is_err());
-        // "" then [DONE]: finished normally.
+        assert_eq!(
+            finish_reason(Some("interrupted-by-gremlins")).unwrap(),
+            Some(FinishReason::Other)
+        );
+        // Only "" (or "null") then [DONE]: it ended, but why is not known.
+        for empty in ["\"\"", "\"null\""] {
+            let first = format!(
+                r#"data: {{"choices":[{{"delta":{{"content":"x"}},"finish_reason":{empty}}}]}}"#
+            );
+            let events = decode(&[&first, "", "data: [DONE]", ""]).unwrap();
+            assert_eq!(last_finish(&events), Some(FinishReason::Other), "{empty}");
+        }
+        // "" on the way, then a real reason: that reason.
         let events = decode(&[
             r#"data: {"choices":[{"delta":{"content":"x"},"finish_reason":""}]}"#,
+            "",
+            r#"data: {"choices":[{"delta":{"content":""},"finish_reason":"stop"}]}"#,
+            "",
+            "data: [DONE]",
+            "",
+        ])
+        .unwrap();
+        assert_eq!(last_finish(&events), Some(FinishReason::Stop));
+        // No reason at all, then [DONE]: finished normally.
+        let events = decode(&[
+            r#"data: {"choices":[{"delta":{"content":"x"},"finish_reason":null}]}"#,
             "",
             "data: [DONE]",
             "",
