@@ -640,3 +640,70 @@ async fn a_provider_imported_again_gets_a_new_revision() {
     let after = hs.registry().revision("oll").await.unwrap();
     assert!(after > before, "{after} is not newer than {before}");
 }
+
+/// Issue 20, item 4: every resume that sends nothing writes FR-EVT-CLOUD-003 with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_resume_that_sends_nothing_is_on_record() {
+    let server = model_server(Arc::default()).await;
+    let (_dir, hs, job) = cloud_tag_workspace(&server, "x:cloud").await;
+    let refused = |error: handshake_core::facade::FacadeError| {
+        assert_eq!(error.code(), "nothing_to_resume", "{error}");
+    };
+    // 1. Nothing was ever escalated for the job.
+    refused(hs.resume_job(&job).await.unwrap_err());
+    assert_eq!(denial_reasons(&hs).await, ["no_receipt"]);
+    // 2. Escalated, no decision yet.
+    let escalate = |prompt: &'static str| {
+        let hs = &hs;
+        let job = &job;
+        async move {
+            match hs.run_job(run_request(job, prompt)).await.unwrap() {
+                RunOutcome::NeedsConsent { escalation, .. } => escalation.escalation_id,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let first = escalate("first").await;
+    refused(hs.resume_job(&job).await.unwrap_err());
+    assert_eq!(denial_reasons(&hs).await, ["no_receipt", "no_receipt"]);
+    // It can still be approved: a refused resume does not block a pending plan.
+    assert_eq!(
+        hs.escalation(&first).await.unwrap().status,
+        handshake_core::consent::EscalationStatus::Pending
+    );
+    // 3. Denied by a person (the denial itself is recorded too), then resumed.
+    hs.decide_escalation(&first, false, person()).await.unwrap();
+    refused(hs.resume_job(&job).await.unwrap_err());
+    // 4. Approved and sent, then resumed again: a replay.
+    let second = escalate("second").await;
+    hs.decide_escalation(&second, true, person()).await.unwrap();
+    hs.resume_job(&job).await.unwrap();
+    refused(hs.resume_job(&job).await.unwrap_err());
+    assert_eq!(
+        denial_reasons(&hs).await,
+        ["no_receipt", "no_receipt", "person", "person", "replay"]
+    );
+    // Every refusal with a plan names it.
+    let query = EventQuery {
+        event_type: Some(EventType::CloudDenied),
+        ..EventQuery::default()
+    };
+    let plans: Vec<Option<String>> = hs
+        .events_query(&query)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.payload["projection_plan_id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        plans,
+        [
+            None,
+            Some(first.clone()),
+            Some(first.clone()),
+            Some(first),
+            Some(second)
+        ]
+    );
+    assert_eq!(chats(&server).len(), 1, "one approval, one send");
+}

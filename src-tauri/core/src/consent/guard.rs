@@ -304,6 +304,38 @@ impl CloudEscalationGuard {
         }
     }
 
+    /// Records why resuming `job_id` sends nothing (FR-EVT-CLOUD-003), before the caller says
+    /// so: no escalation at all or one still pending (`no_receipt`), denied (`person`), already
+    /// sent (`replay`), or blocked (its blocked reason). The plan's state is left as it is (a
+    /// pending plan can still be approved). `escalation` is the job's latest, if any.
+    pub async fn record_refused_resume(
+        &self,
+        job_id: &str,
+        escalation: Option<&PendingEscalation>,
+    ) -> Result<(), ConsentError> {
+        let outcome = match escalation {
+            None => {
+                let correlation = Correlation::none().job(Ident::sanitized(job_id));
+                self.refuse(DenyReason::NoReceipt, &correlation).await
+            }
+            Some(e) => {
+                let reason = match e.status {
+                    EscalationStatus::Pending | EscalationStatus::Approved => DenyReason::NoReceipt,
+                    EscalationStatus::Denied => DenyReason::Person,
+                    EscalationStatus::Executed => DenyReason::Replay,
+                    EscalationStatus::Blocked => e.blocked_reason.unwrap_or(DenyReason::Replay),
+                };
+                let hash = Sha256Hex::digest(e.preview.as_bytes());
+                let plan = Some((e.escalation_id.as_str(), hash, &e.binding));
+                self.deny_with(reason, plan, None, None, false).await
+            }
+        };
+        match outcome {
+            ConsentError::Denied { .. } => Ok(()),
+            not_recorded => Err(not_recorded),
+        }
+    }
+
     /// Checks policy, projects the prompt, records FR-EVT-CLOUD-001 and stores the plan as
     /// pending. Denied (and recorded) when LOCKED, when the profile disallows cloud escalation,
     /// for a `local_only` assignment, or when the job has used its cap.

@@ -228,18 +228,17 @@ impl Handshake {
             .into_iter()
             .filter(|e| e.binding.job_id == job_id)
             .collect();
-        let Some(latest) = mine.into_iter().last() else {
-            return Err(FacadeError::NothingToResume {
-                job_id: job_id.to_owned(),
-                status: None,
-            });
+        let latest = match mine.into_iter().last() {
+            Some(approved) if approved.status == EscalationStatus::Approved => approved,
+            other => {
+                // Every path that declines to send is on record (FR-EVT-CLOUD-003) first.
+                guard.record_refused_resume(job_id, other.as_ref()).await?;
+                return Err(FacadeError::NothingToResume {
+                    job_id: job_id.to_owned(),
+                    status: other.map(|e| e.status),
+                });
+            }
         };
-        if latest.status != EscalationStatus::Approved {
-            return Err(FacadeError::NothingToResume {
-                job_id: job_id.to_owned(),
-                status: Some(latest.status),
-            });
-        }
         let ready = self
             .model_client(&parse_model_id(&latest.binding.model_id)?)
             .await?;
