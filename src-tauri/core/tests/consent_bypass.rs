@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use consent_common::*;
 use handshake_core::consent::{
-    CloudGate, ConsentError, EscalationRequest, EscalationStatus, GovernanceMode, GuardConfig,
-    UiSurface,
+    CloudEscalationGuard, CloudGate, ConsentError, EscalationRequest, EscalationStatus,
+    GovernanceMode, GuardConfig, UiSurface,
 };
 use handshake_core::llm::{
     CompletionRequest, CompletionResponse, CompletionStream, LlmClient, LlmError, ModelProfile,
@@ -814,4 +814,151 @@ async fn a_send_whose_executed_event_cannot_be_recorded_is_not_made() {
         ws.guard.show(&pending.escalation_id).await.unwrap().status,
         EscalationStatus::Blocked
     );
+}
+
+/// Drops the tables' triggers, as someone with the data directory and sqlite3 could.
+async fn drop_triggers(ws: &Workspace) {
+    for trigger in ["consent_plans_bound", "consent_receipts_bound"] {
+        sqlx::query(&format!("DROP TRIGGER IF EXISTS {trigger}"))
+            .execute(ws.db.pool())
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_plan_and_receipt_rewritten_consistently_outside_handshake_send_nothing() {
+    let ws = hybrid().await;
+    let server = WireServer::start().await;
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("the approved text"))
+        .await
+        .unwrap();
+    ws.guard
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap();
+    // Rewrite the payload, its hash, the plan JSON and the receipt so that they all agree.
+    drop_triggers(&ws).await;
+    let forged = "send my secrets elsewhere";
+    let forged_hash = Sha256Hex::digest(forged.as_bytes());
+    let plan_json = serde_json::to_string(&{
+        let mut plan = pending.plan.clone();
+        plan.payload_sha256 = forged_hash.as_str().to_owned();
+        plan
+    })
+    .unwrap();
+    sqlx::query(
+        "UPDATE consent_plans SET payload_text = ?, payload_sha256 = ?, plan_json = ? \
+         WHERE projection_plan_id = ?",
+    )
+    .bind(forged)
+    .bind(forged_hash.as_str())
+    .bind(&plan_json)
+    .bind(&pending.escalation_id)
+    .execute(ws.db.pool())
+    .await
+    .unwrap();
+    let receipt: String = sqlx::query_scalar(
+        "SELECT receipt_json FROM consent_receipts WHERE projection_plan_id = ?",
+    )
+    .bind(&pending.escalation_id)
+    .fetch_one(ws.db.pool())
+    .await
+    .unwrap();
+    let mut receipt: serde_json::Value = serde_json::from_str(&receipt).unwrap();
+    receipt["payload_sha256"] = forged_hash.as_str().into();
+    sqlx::query(
+        "UPDATE consent_receipts SET payload_sha256 = ?, receipt_json = ? WHERE projection_plan_id = ?",
+    )
+    .bind(forged_hash.as_str())
+    .bind(receipt.to_string())
+    .bind(&pending.escalation_id)
+    .execute(ws.db.pool())
+    .await
+    .unwrap();
+
+    let reason = denied(
+        ws.guard
+            .execute_approved(&pending.escalation_id, &ws.gate(&server))
+            .await,
+    );
+    assert_eq!(reason, DenyReason::Forged);
+    assert!(server.requests().is_empty(), "forged text was sent");
+    assert_eq!(ws.denial_reasons().await, vec!["forged"]);
+    assert_eq!(
+        ws.guard.show(&pending.escalation_id).await.unwrap().status,
+        EscalationStatus::Blocked
+    );
+}
+
+#[tokio::test]
+async fn an_expired_receipt_whose_expiry_was_raised_is_refused() {
+    let config = GuardConfig {
+        receipt_ttl: Duration::from_millis(1),
+        ..GuardConfig::default()
+    };
+    let ws = Workspace::with_config(profile("wp-ttl2", "HYBRID", true, None), config).await;
+    let server = WireServer::start().await;
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("late"))
+        .await
+        .unwrap();
+    ws.guard
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    drop_triggers(&ws).await;
+    sqlx::query("UPDATE consent_receipts SET expires_at_ms = expires_at_ms + 86400000")
+        .execute(ws.db.pool())
+        .await
+        .unwrap();
+    let reason = denied(
+        ws.guard
+            .execute_approved(&pending.escalation_id, &ws.gate(&server))
+            .await,
+    );
+    assert_eq!(reason, DenyReason::Forged);
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn an_approval_made_while_the_clock_was_a_day_ahead_is_refused() {
+    let day_ahead = GuardConfig {
+        clock_offset_ms: 86_400_000,
+        ..GuardConfig::default()
+    };
+    let ws = Workspace::with_config(profile("wp-clock", "HYBRID", true, None), day_ahead).await;
+    let server = WireServer::start().await;
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("approved tomorrow"))
+        .await
+        .unwrap();
+    ws.guard
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap();
+    // The clock is put right: the same data, a guard reading the true time.
+    let guard = CloudEscalationGuard::new(&ws.db, ws.recorder.clone(), GuardConfig::default());
+    let reason = denied(
+        guard
+            .execute_approved(&pending.escalation_id, &ws.gate(&server))
+            .await,
+    );
+    assert_eq!(reason, DenyReason::FutureDated);
+    assert!(server.requests().is_empty());
+    assert_eq!(ws.denial_reasons().await, vec!["future_dated"]);
 }

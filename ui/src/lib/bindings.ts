@@ -115,7 +115,7 @@ truncated: boolean, };
 
 export type DecisionSurface = "modal" | "console";
 
-export type DenyReason = "person" | "locked" | "profile" | "local_only" | "cap" | "hash_mismatch" | "expired" | "replay" | "no_receipt" | "plan_mismatch" | "destination_changed";
+export type DenyReason = "person" | "locked" | "profile" | "local_only" | "cap" | "hash_mismatch" | "expired" | "replay" | "no_receipt" | "plan_mismatch" | "destination_changed" | "forged" | "future_dated";
 
 export type Destination = { provider_id: string, 
 /**

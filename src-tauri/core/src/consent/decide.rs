@@ -8,9 +8,10 @@
 
 use uuid::Uuid;
 
-use super::guard::{now_ms, now_rfc3339, Approval, Approver, CloudEscalationGuard};
+use super::guard::{now_rfc3339, Approval, Approver, CloudEscalationGuard, MAX_FUTURE_SKEW_MS};
 use super::mode::GovernanceMode;
 use super::schema::{ConsentReceipt, EscalationStatus, UiSurface, CONSENT_RECEIPT_SCHEMA};
+use super::seal::{receipt_seal, seals_match};
 use super::store::PlanRow;
 use super::{check_user_id, ConsentError};
 use crate::profiles::{AutomationLevel, JobError};
@@ -107,7 +108,7 @@ impl CloudEscalationGuard {
                 .deny_with(DenyReason::Locked, plan, None, None, true)
                 .await);
         }
-        let issued = now_ms();
+        let issued = self.now();
         let ttl = i64::try_from(self.config.receipt_ttl.as_millis()).unwrap_or(i64::MAX);
         let receipt = ConsentReceipt {
             schema_version: CONSENT_RECEIPT_SCHEMA.to_owned(),
@@ -139,8 +140,12 @@ impl CloudEscalationGuard {
             })
         };
         self.recorder.append_durable(event, correlation).await?;
+        let json = serde_json::to_string(&receipt)
+            .map_err(|_| ConsentError::Corrupt { what: "receipt" })?;
+        let expires = issued.saturating_add(ttl);
+        let seal = receipt_seal(&self.recorder, &json, issued, expires)?;
         self.store
-            .insert_receipt(&receipt, issued, issued.saturating_add(ttl))
+            .insert_receipt(&receipt, &json, issued, expires, &seal)
             .await?;
         Ok(receipt)
     }
@@ -156,6 +161,7 @@ impl CloudEscalationGuard {
         receipt_id: &str,
     ) -> Result<Approval, ConsentError> {
         let row = self.plan(escalation_id).await?;
+        self.check_plan_seal(&row).await?;
         let hash = Sha256Hex::digest(row.payload_text.as_bytes());
         if hash.as_str() != row.plan.payload_sha256 {
             // The stored payload no longer hashes to the plan (the table's trigger forbids it).
@@ -170,6 +176,17 @@ impl CloudEscalationGuard {
                 .deny_with(DenyReason::NoReceipt, plan(), None, None, false)
                 .await);
         };
+        let expected = receipt_seal(
+            &self.recorder,
+            &receipt.receipt_json,
+            receipt.issued_at_ms,
+            receipt.expires_at_ms,
+        )?;
+        if !seals_match(&expected, receipt.seal.as_deref()) {
+            return Err(self
+                .deny_with(DenyReason::Forged, plan(), Some(receipt_id), None, true)
+                .await);
+        }
         let r = &receipt.receipt;
         if r.projection_plan_id != escalation_id || r.payload_sha256 != row.plan.payload_sha256 {
             return Err(self
@@ -222,12 +239,24 @@ impl CloudEscalationGuard {
                 .deny_with(DenyReason::LocalOnly, plan(), Some(receipt_id), None, true)
                 .await);
         }
-        if now_ms() > receipt.expires_at_ms {
+        let now = self.now();
+        if receipt.issued_at_ms > now.saturating_add(MAX_FUTURE_SKEW_MS) {
+            return Err(self
+                .deny_with(
+                    DenyReason::FutureDated,
+                    plan(),
+                    Some(receipt_id),
+                    None,
+                    true,
+                )
+                .await);
+        }
+        if now > receipt.expires_at_ms {
             return Err(self
                 .deny_with(DenyReason::Expired, plan(), Some(receipt_id), None, true)
                 .await);
         }
-        if receipt.consumed || !self.store.consume_receipt(receipt_id, now_ms()).await? {
+        if receipt.consumed || !self.store.consume_receipt(receipt_id, now).await? {
             return Err(self
                 .deny_with(DenyReason::Replay, plan(), Some(receipt_id), None, false)
                 .await);

@@ -20,6 +20,7 @@ use super::schema::{
     ConsentReceipt, EscalationStatus, PlanBinding, ProjectionPlan, UiSurface,
     PROJECTION_PLAN_SCHEMA,
 };
+use super::seal::{plan_seal, seals_match};
 use super::store::{ConsentStore, PlanRow};
 use super::ConsentError;
 use crate::db::Database;
@@ -38,6 +39,9 @@ pub struct GuardConfig {
     pub receipt_ttl: Duration,
     /// `max_bytes` of a plan when the request sets none (default 64 KiB).
     pub default_max_bytes: u64,
+    /// Added to the system clock for every time the guard reads (0 in the product). Tests set it
+    /// to act as a machine whose clock is wrong.
+    pub clock_offset_ms: i64,
 }
 
 impl Default for GuardConfig {
@@ -45,9 +49,14 @@ impl Default for GuardConfig {
         Self {
             receipt_ttl: Duration::from_secs(15 * 60),
             default_max_bytes: DEFAULT_MAX_BYTES,
+            clock_offset_ms: 0,
         }
     }
 }
+
+/// How far in the future a receipt's issue time may be (clock steps between processes) before
+/// it counts as dated in the future and is refused.
+pub(super) const MAX_FUTURE_SKEW_MS: i64 = 60_000;
 
 /// What a caller asks to send to a cloud model.
 #[derive(Clone, Debug)]
@@ -231,6 +240,31 @@ impl CloudEscalationGuard {
         &self.settings
     }
 
+    /// Now, in milliseconds, as the guard reads the clock (see [`GuardConfig::clock_offset_ms`]).
+    pub(super) fn now(&self) -> i64 {
+        now_ms().saturating_add(self.config.clock_offset_ms)
+    }
+
+    /// Refuses (and records, blocking the plan) a plan row whose seal does not match: it was
+    /// written outside Handshake, or before seals existed.
+    pub(super) async fn check_plan_seal(&self, row: &PlanRow) -> Result<(), ConsentError> {
+        let expected = plan_seal(&self.recorder, row)?;
+        if seals_match(&expected, row.seal.as_deref()) {
+            return Ok(());
+        }
+        let id = row.plan.projection_plan_id.as_str();
+        let hash = Sha256Hex::digest(row.payload_text.as_bytes());
+        Err(self
+            .deny_with(
+                DenyReason::Forged,
+                Some((id, hash, &row.binding)),
+                None,
+                None,
+                true,
+            )
+            .await)
+    }
+
     pub(super) fn correlation(binding: &PlanBinding) -> Correlation {
         Correlation::none()
             .trace(binding.trace_id)
@@ -409,7 +443,12 @@ impl CloudEscalationGuard {
             stop_sequences: req.stop_sequences,
             status: EscalationStatus::Pending,
             blocked_reason: None,
-            created_at_ms: now_ms(),
+            created_at_ms: self.now(),
+            seal: None,
+        };
+        let row = PlanRow {
+            seal: Some(plan_seal(&self.recorder, &row)?),
+            ..row
         };
         let event = FlightEvent::CloudRequested(CloudRequested {
             projection_plan_id: Ident::sanitized(&row.plan.projection_plan_id),
@@ -486,6 +525,7 @@ impl CloudEscalationGuard {
         escalation_id: &str,
     ) -> Result<CompletionRequest, ConsentError> {
         let row = self.plan(escalation_id).await?;
+        self.check_plan_seal(&row).await?;
         Ok(CompletionRequest {
             trace_id: row.binding.trace_id,
             prompt: row.payload_text,

@@ -25,6 +25,7 @@ pub mod mode;
 pub mod projection;
 pub mod redact;
 pub mod schema;
+mod seal;
 mod store;
 
 pub use gate::{CloudGate, GovernedClient};
@@ -140,6 +141,8 @@ pub fn deny_reason_str(reason: DenyReason) -> &'static str {
         DenyReason::NoReceipt => "no_receipt",
         DenyReason::PlanMismatch => "plan_mismatch",
         DenyReason::DestinationChanged => "destination_changed",
+        DenyReason::Forged => "forged",
+        DenyReason::FutureDated => "future_dated",
     }
 }
 
@@ -168,6 +171,8 @@ mod tests {
             DenyReason::NoReceipt,
             DenyReason::PlanMismatch,
             DenyReason::DestinationChanged,
+            DenyReason::Forged,
+            DenyReason::FutureDated,
         ] {
             assert_eq!(
                 serde_json::to_value(reason).ok(),

@@ -31,14 +31,21 @@ pub(super) struct PlanRow {
     /// Why the guard blocked it, when `status` is blocked.
     pub blocked_reason: Option<DenyReason>,
     pub created_at_ms: i64,
+    /// The row's seal (see [`super::seal`]); `None` for a row from before seals.
+    pub seal: Option<String>,
 }
 
 /// A stored receipt and its life.
 #[derive(Clone, Debug)]
 pub(super) struct ReceiptRow {
     pub receipt: ConsentReceipt,
+    /// The receipt's JSON exactly as stored (what its seal covers).
+    pub receipt_json: String,
+    pub issued_at_ms: i64,
     pub expires_at_ms: i64,
     pub consumed: bool,
+    /// The row's seal (see [`super::seal`]); `None` for a row from before seals.
+    pub seal: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -51,7 +58,7 @@ macro_rules! plan_columns {
         "projection_plan_id, plan_json, payload_text, payload_bytes, raw_payload_ref, \
          provider_id, model_id, job_id, profile_id, trace_id, automation_level, local_only, \
          max_tokens, temperature, stop_sequences, status, blocked_reason, created_at_ms, \
-         destination_origin, destination_tier, provider_revision"
+         destination_origin, destination_tier, provider_revision, seal"
     };
 }
 
@@ -81,8 +88,8 @@ impl ConsentStore {
             "INSERT INTO consent_plans (projection_plan_id, plan_json, payload_sha256, payload_text, \
              payload_bytes, raw_payload_ref, provider_id, model_id, job_id, profile_id, trace_id, \
              automation_level, local_only, max_tokens, temperature, stop_sequences, status, \
-             created_at_ms, destination_origin, destination_tier, provider_revision) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             created_at_ms, destination_origin, destination_tier, provider_revision, seal) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&row.plan.projection_plan_id)
         .bind(plan_json)
@@ -105,6 +112,7 @@ impl ConsentStore {
         .bind(&row.binding.destination.origin)
         .bind(row.binding.destination.tier.as_str())
         .bind(row.binding.destination.revision)
+        .bind(row.seal.as_deref())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -174,11 +182,11 @@ impl ConsentStore {
     pub async fn insert_receipt(
         &self,
         receipt: &ConsentReceipt,
+        json: &str,
         issued_at_ms: i64,
         expires_at_ms: i64,
+        seal: &str,
     ) -> Result<(), ConsentError> {
-        let json = serde_json::to_string(receipt)
-            .map_err(|_| ConsentError::Corrupt { what: "receipt" })?;
         let to = if receipt.approved {
             EscalationStatus::Approved
         } else {
@@ -208,7 +216,8 @@ impl ConsentStore {
         }
         sqlx::query(
             "INSERT INTO consent_receipts (consent_receipt_id, projection_plan_id, payload_sha256, \
-             approved, receipt_json, issued_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             approved, receipt_json, issued_at_ms, expires_at_ms, seal) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&receipt.consent_receipt_id)
         .bind(&receipt.projection_plan_id)
@@ -217,6 +226,7 @@ impl ConsentStore {
         .bind(json)
         .bind(issued_at_ms)
         .bind(expires_at_ms)
+        .bind(seal)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -225,7 +235,7 @@ impl ConsentStore {
 
     pub async fn receipt(&self, receipt_id: &str) -> Result<Option<ReceiptRow>, ConsentError> {
         let row = sqlx::query(
-            "SELECT receipt_json, expires_at_ms, consumed_at_ms FROM consent_receipts \
+            "SELECT receipt_json, issued_at_ms, expires_at_ms, consumed_at_ms, seal FROM consent_receipts \
              WHERE consent_receipt_id = ?",
         )
         .bind(receipt_id)
@@ -240,7 +250,7 @@ impl ConsentStore {
         plan_id: &str,
     ) -> Result<Option<ReceiptRow>, ConsentError> {
         let row = sqlx::query(
-            "SELECT receipt_json, expires_at_ms, consumed_at_ms FROM consent_receipts \
+            "SELECT receipt_json, issued_at_ms, expires_at_ms, consumed_at_ms, seal FROM consent_receipts \
              WHERE projection_plan_id = ? ORDER BY issued_at_ms DESC LIMIT 1",
         )
         .bind(plan_id)
@@ -311,6 +321,7 @@ fn plan_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<PlanRow, ConsentError>
         temperature: temperature as f32,
         stop_sequences,
         status: EscalationStatus::parse(&status).ok_or_else(bad)?,
+        seal: row.try_get("seal")?,
         blocked_reason: blocked
             .map(|b| parse_deny_reason(&b).ok_or_else(bad))
             .transpose()?,
@@ -324,8 +335,11 @@ fn receipt_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ReceiptRow, Consent
     Ok(ReceiptRow {
         receipt: serde_json::from_str(&json)
             .map_err(|_| ConsentError::Corrupt { what: "receipt" })?,
+        receipt_json: json,
+        issued_at_ms: row.try_get("issued_at_ms")?,
         expires_at_ms: row.try_get("expires_at_ms")?,
         consumed: consumed.is_some(),
+        seal: row.try_get("seal")?,
     })
 }
 
@@ -342,6 +356,8 @@ fn parse_deny_reason(text: &str) -> Option<DenyReason> {
         DenyReason::NoReceipt,
         DenyReason::PlanMismatch,
         DenyReason::DestinationChanged,
+        DenyReason::Forged,
+        DenyReason::FutureDated,
     ]
     .into_iter()
     .find(|r| deny_reason_str(*r) == text)

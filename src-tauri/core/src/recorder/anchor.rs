@@ -326,6 +326,18 @@ impl Anchor {
         Ok(true)
     }
 
+    /// HMAC-SHA256 (lowercase hex) of `message` under this anchor's key, separated by `domain`:
+    /// how other modules authenticate records they keep in the database (consent plans and
+    /// receipts), with the key that never leaves the keychain.
+    pub fn seal(&self, domain: &str, message: &[u8]) -> Result<String, AnchorError> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key.0).map_err(|_| AnchorError::BadKey)?;
+        mac.update(&(domain.len() as u64).to_be_bytes());
+        mac.update(domain.as_bytes());
+        mac.update(message);
+        Ok(hex::encode(mac.finalize().into_bytes()))
+    }
+
     fn mac(&self, state: &AnchorState) -> Result<Hmac<Sha256>, AnchorError> {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.key.0).map_err(|_| AnchorError::BadKey)?;

@@ -281,6 +281,10 @@ pub enum DenyReason {
     /// The provider was edited (base URL, tier, kind, headers, key) after the plan was made, so
     /// the bytes would go elsewhere than where consent was given.
     DestinationChanged,
+    /// A stored plan or receipt does not match its seal: it was edited outside Handshake.
+    Forged,
+    /// The approval is dated in the future (approved while the clock was ahead).
+    FutureDated,
 }
 
 /// FR-EVT-CLOUD-003: denied.

@@ -146,6 +146,12 @@ impl std::fmt::Debug for FlightRecorder {
 }
 
 impl FlightRecorder {
+    /// A seal (HMAC-SHA256, hex) of `message` under the anchor key, separated by `domain`; see
+    /// [`Anchor::seal`].
+    pub fn seal(&self, domain: &str, message: &[u8]) -> Result<String, RecorderError> {
+        Ok(self.inner.anchor.seal(domain, message)?)
+    }
+
     /// Opens the recorder on `db` with its anchor in `data_dir`, and starts the writer task.
     pub async fn open(
         db: &Database,
