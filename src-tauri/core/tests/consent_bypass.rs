@@ -952,7 +952,12 @@ async fn an_approval_made_while_the_clock_was_a_day_ahead_is_refused() {
         .await
         .unwrap();
     // The clock is put right: the same data, a guard reading the true time.
-    let guard = CloudEscalationGuard::new(&ws.db, ws.recorder.clone(), GuardConfig::default());
+    let guard = CloudEscalationGuard::new(
+        &ws.db,
+        ws.recorder.clone(),
+        GuardConfig::default(),
+        ledger(),
+    );
     let reason = denied(
         guard
             .execute_approved(&pending.escalation_id, &ws.gate(&server))
@@ -961,4 +966,45 @@ async fn an_approval_made_while_the_clock_was_a_day_ahead_is_refused() {
     assert_eq!(reason, DenyReason::FutureDated);
     assert!(server.requests().is_empty());
     assert_eq!(ws.denial_reasons().await, vec!["future_dated"]);
+}
+
+/// Issue 20, item 1: a data directory moved to a machine whose keychain does not hold its anchor
+/// key cannot send an approval made elsewhere: the seals do not match under another key.
+#[tokio::test]
+async fn an_approval_moved_to_a_machine_without_its_key_sends_nothing() {
+    let ws = hybrid().await;
+    let server = WireServer::start().await;
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("approved on the first machine"))
+        .await
+        .unwrap();
+    ws.guard
+        .approve(
+            &pending.escalation_id,
+            person(UiSurface::CloudEscalationModal),
+        )
+        .await
+        .unwrap();
+    ws.recorder.shutdown().await.unwrap();
+    // The other machine: the same files, another anchor key (its keychain never held ours).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let recorder = handshake_core::recorder::FlightRecorder::open(
+        &ws.db,
+        elsewhere.path(),
+        handshake_core::recorder::KeySource::Fixed(
+            handshake_core::recorder::AnchorKey::from_bytes([9; 32]),
+        ),
+        handshake_core::recorder::RecorderConfig::default(),
+    )
+    .await
+    .unwrap();
+    let guard = CloudEscalationGuard::new(&ws.db, recorder, GuardConfig::default(), ledger());
+    let reason = denied(
+        guard
+            .execute_approved(&pending.escalation_id, &ws.gate(&server))
+            .await,
+    );
+    assert_eq!(reason, DenyReason::Forged);
+    assert!(server.requests().is_empty());
 }

@@ -707,3 +707,54 @@ async fn every_resume_that_sends_nothing_is_on_record() {
     );
     assert_eq!(chats(&server).len(), 1, "one approval, one send");
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Issue 20, item 1: a receipt is spent in the OS keychain, which every copy of a data directory
+/// on this machine shares, so a copied (or restored) data directory cannot send it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_approval_sends_once_even_from_a_copy_of_the_data_directory() {
+    let server = model_server(Arc::default()).await;
+    let (dir, hs, job) = cloud_tag_workspace(&server, "x:cloud").await;
+    let RunOutcome::NeedsConsent { escalation, .. } = hs
+        .run_job(run_request(&job, "approved once"))
+        .await
+        .unwrap()
+    else {
+        panic!("needs consent");
+    };
+    hs.decide_escalation(&escalation.escalation_id, true, person())
+        .await
+        .unwrap();
+    hs.shutdown().await.unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), copy.path());
+
+    let from_copy = Handshake::open(Some(copy.path().to_path_buf()))
+        .await
+        .unwrap();
+    from_copy.resume_job(&job).await.unwrap();
+    assert_eq!(chats(&server).len(), 1);
+
+    let original = Handshake::open(Some(dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    let error = original.resume_job(&job).await.unwrap_err();
+    let handshake_core::facade::FacadeError::Consent(consent) = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(consent.deny_reason(), Some(DenyReason::Replay), "{error}");
+    assert_eq!(chats(&server).len(), 1, "two sends for one approval");
+    assert_eq!(denial_reasons(&original).await, ["replay"]);
+}

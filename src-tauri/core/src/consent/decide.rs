@@ -256,7 +256,23 @@ impl CloudEscalationGuard {
                 .deny_with(DenyReason::Expired, plan(), Some(receipt_id), None, true)
                 .await);
         }
-        if receipt.consumed || !self.store.consume_receipt(receipt_id, now).await? {
+        if receipt.consumed {
+            return Err(self
+                .deny_with(DenyReason::Replay, plan(), Some(receipt_id), None, false)
+                .await);
+        }
+        // Spent outside the data directory first: a copy of it (or a restored backup) that
+        // still shows this receipt unused is refused here.
+        if !self
+            .ledger
+            .spend(receipt_id, receipt.expires_at_ms, now)
+            .await?
+        {
+            return Err(self
+                .deny_with(DenyReason::Replay, plan(), Some(receipt_id), None, true)
+                .await);
+        }
+        if !self.store.consume_receipt(receipt_id, now).await? {
             return Err(self
                 .deny_with(DenyReason::Replay, plan(), Some(receipt_id), None, false)
                 .await);

@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::ledger::ReceiptLedger;
 use super::mode::{GovernanceMode, GovernanceSettings};
 use super::projection::{project, DEFAULT_MAX_BYTES};
 use super::schema::{
@@ -209,6 +210,8 @@ pub struct CloudEscalationGuard {
     pub(super) jobs: JobStore,
     pub(super) recorder: FlightRecorder,
     pub(super) config: GuardConfig,
+    /// Receipts spent from any copy of this data directory (the OS keychain).
+    pub(super) ledger: ReceiptLedger,
     /// Serialises decisions in this process so no approval event is written for a receipt that
     /// loses a race (across processes the database's atomic transition still decides once).
     pub(super) decide: Arc<tokio::sync::Mutex<()>>,
@@ -223,9 +226,15 @@ pub(super) fn now_rfc3339() -> String {
 }
 
 impl CloudEscalationGuard {
-    /// A guard over `db`, recording to `recorder`.
-    pub fn new(db: &Database, recorder: FlightRecorder, config: GuardConfig) -> Self {
+    /// A guard over `db`, recording to `recorder`, spending receipts in `ledger`.
+    pub fn new(
+        db: &Database,
+        recorder: FlightRecorder,
+        config: GuardConfig,
+        ledger: ReceiptLedger,
+    ) -> Self {
         Self {
+            ledger,
             store: ConsentStore::new(db.pool().clone()),
             settings: GovernanceSettings::new(db),
             jobs: JobStore::new(db),

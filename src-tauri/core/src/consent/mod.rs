@@ -21,6 +21,7 @@
 mod decide;
 pub mod gate;
 pub mod guard;
+pub mod ledger;
 pub mod mode;
 pub mod projection;
 pub mod redact;
@@ -32,6 +33,7 @@ pub use gate::{CloudGate, GovernedClient};
 pub use guard::{
     Approval, Approver, CloudEscalationGuard, EscalationRequest, GuardConfig, PendingEscalation,
 };
+pub use ledger::{ReceiptLedger, RECEIPT_LEDGER_HANDLE};
 pub use mode::{GovernanceMode, GovernanceSettings, StandingRule};
 pub use projection::{project, Projection, DEFAULT_MAX_BYTES};
 pub use schema::{
@@ -81,6 +83,10 @@ pub enum ConsentError {
     Llm(LlmError),
     #[error("stored {what} is unreadable")]
     Corrupt { what: &'static str },
+    /// The spent-receipt ledger in the OS keychain could not be read or written: nothing was
+    /// sent and the approval is still usable.
+    #[error("the spent-receipt ledger: {0}")]
+    Keychain(#[from] crate::secrets::SecretsError),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
 }
@@ -101,6 +107,8 @@ impl ConsentError {
             Self::Recorder(_) => "recorder",
             Self::Llm(e) => e.kind(),
             Self::Corrupt { .. } => "corrupt",
+            Self::Keychain(crate::secrets::SecretsError::Locked) => "keychain_locked",
+            Self::Keychain(_) => "keychain_error",
             Self::Db(_) => "database",
         }
     }

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::consent::{
     Approver, CloudEscalationGuard, CloudGate, ConsentReceipt, EscalationRequest, EscalationStatus,
-    GuardConfig, PendingEscalation,
+    GuardConfig, PendingEscalation, ReceiptLedger,
 };
 use crate::llm::{CompletionRequest, CompletionResponse};
 
@@ -92,6 +92,7 @@ impl Handshake {
             self.db(),
             recorder,
             GuardConfig::default(),
+            ReceiptLedger::new(self.keychain().clone()),
         ))
     }
 

@@ -295,7 +295,7 @@ impl Workspace {
         profiles.activate(&profile.profile_id).await.unwrap();
         let jobs = JobStore::new(&db);
         let job_id = jobs.start_job().await.unwrap().job_id;
-        let guard = CloudEscalationGuard::new(&db, recorder.clone(), config);
+        let guard = CloudEscalationGuard::new(&db, recorder.clone(), config, ledger());
         Self {
             dir,
             db,
@@ -392,4 +392,11 @@ pub fn destination_at(server: &WireServer) -> Destination {
         origin: handshake_core::vocab::origin_of(&url),
         ..destination()
     }
+}
+
+/// A spent-receipt ledger of its own in the real keychain (a service name per workspace).
+pub fn ledger() -> handshake_core::consent::ReceiptLedger {
+    handshake_core::consent::ReceiptLedger::new(handshake_core::secrets::Keychain::with_service(
+        format!("dev.handshake.test.ledger.{}", uuid::Uuid::new_v4()),
+    ))
 }
