@@ -1008,3 +1008,65 @@ async fn an_approval_moved_to_a_machine_without_its_key_sends_nothing() {
     assert_eq!(reason, DenyReason::Forged);
     assert!(server.requests().is_empty());
 }
+
+/// Rows from before seals, and a sealed field edited on its own (one that does not change the
+/// payload hash), are refused as forged too.
+#[tokio::test]
+async fn an_unsealed_plan_or_an_edited_parameter_sends_nothing() {
+    for edit in [
+        "UPDATE consent_plans SET seal = NULL",
+        "UPDATE consent_plans SET max_tokens = 4096",
+        "UPDATE consent_plans SET destination_origin = 'https://elsewhere.example:443'",
+        "UPDATE consent_plans SET local_only = 0, stop_sequences = '[\"x\"]'",
+    ] {
+        let ws = hybrid().await;
+        let server = WireServer::start().await;
+        let pending = ws
+            .guard
+            .request_escalation(ws.request("sealed"))
+            .await
+            .unwrap();
+        ws.guard
+            .approve(
+                &pending.escalation_id,
+                person(UiSurface::CloudEscalationModal),
+            )
+            .await
+            .unwrap();
+        drop_triggers(&ws).await;
+        sqlx::query(edit).execute(ws.db.pool()).await.unwrap();
+        let reason = denied(
+            ws.guard
+                .execute_approved(&pending.escalation_id, &ws.gate(&server))
+                .await,
+        );
+        assert_eq!(reason, DenyReason::Forged, "{edit}");
+        assert!(server.requests().is_empty(), "{edit}");
+    }
+}
+
+/// A person is never asked to approve text edited outside Handshake.
+#[tokio::test]
+async fn a_forged_plan_cannot_be_approved() {
+    let ws = hybrid().await;
+    let pending = ws
+        .guard
+        .request_escalation(ws.request("original"))
+        .await
+        .unwrap();
+    drop_triggers(&ws).await;
+    sqlx::query("UPDATE consent_plans SET payload_text = 'forged'")
+        .execute(ws.db.pool())
+        .await
+        .unwrap();
+    let reason = denied(
+        ws.guard
+            .approve(
+                &pending.escalation_id,
+                person(UiSurface::CloudEscalationModal),
+            )
+            .await,
+    );
+    assert_eq!(reason, DenyReason::Forged);
+    assert!(ws.events(EventType::CloudApproved).await.is_empty());
+}

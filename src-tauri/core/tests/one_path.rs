@@ -56,6 +56,10 @@ async fn model_server(shows: Arc<AtomicUsize>) -> LoopbackServer {
                     // A cloud model renamed on the daemon: no tag, but Ollama names its remote host.
                     let body: &[u8] = if req.json()["model"] == "notes:latest" {
                         br#"{"model_info":{},"remote_model":"gpt-oss:120b","remote_host":"https://ollama.com:443"}"#
+                    } else if req.json()["model"] == "flaky:latest" {
+                        // A daemon that answers but will not say what the model is.
+                        respond(&mut sock, "500 Internal Server Error", "", "application/json", br#"{"error":"boom"}"#).await;
+                        return;
                     } else {
                         br#"{"model_info":{"general.architecture":"gemma3","gemma3.context_length":2048}}"#
                     };
@@ -616,6 +620,12 @@ async fn a_model_the_daemon_forwards_to_a_remote_host_is_cloud_whatever_its_name
         .unwrap_err();
     assert_eq!(error.code(), "consent_required", "{error}");
     assert!(chats(&server).is_empty(), "{:?}", chats(&server));
+    // A daemon that answers /api/show with an error may be hiding a remote model: refused.
+    let Err(closed) = hs.client_for("oll/flaky:latest").await else {
+        panic!("a model the daemon would not describe was handed out");
+    };
+    assert_eq!(closed.code(), "provider_error", "{closed}");
+    assert!(chats(&server).is_empty(), "{:?}", chats(&server));
     // A local model on the same daemon is served.
     hs.client_for("oll/gemma3:270m").await.unwrap();
 }
@@ -649,6 +659,10 @@ async fn every_resume_that_sends_nothing_is_on_record() {
     let refused = |error: handshake_core::facade::FacadeError| {
         assert_eq!(error.code(), "nothing_to_resume", "{error}");
     };
+    // 0. No such job: that is an error of its own, not a refusal.
+    let unknown = hs.resume_job("job-unknown").await.unwrap_err();
+    assert_eq!(unknown.code(), "job_not_found", "{unknown}");
+    assert!(denial_reasons(&hs).await.is_empty());
     // 1. Nothing was ever escalated for the job.
     refused(hs.resume_job(&job).await.unwrap_err());
     assert_eq!(denial_reasons(&hs).await, ["no_receipt"]);
@@ -757,4 +771,32 @@ async fn one_approval_sends_once_even_from_a_copy_of_the_data_directory() {
     assert_eq!(consent.deny_reason(), Some(DenyReason::Replay), "{error}");
     assert_eq!(chats(&server).len(), 1, "two sends for one approval");
     assert_eq!(denial_reasons(&original).await, ["replay"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_removed_after_approval_is_a_recorded_refusal() {
+    let server = model_server(Arc::default()).await;
+    let (_dir, hs, job) = cloud_tag_workspace(&server, "x:cloud").await;
+    let RunOutcome::NeedsConsent { escalation, .. } = hs
+        .run_job(run_request(&job, "approved text"))
+        .await
+        .unwrap()
+    else {
+        panic!("needs consent");
+    };
+    hs.decide_escalation(&escalation.escalation_id, true, person())
+        .await
+        .unwrap();
+    hs.registry().remove("lo").await.unwrap();
+    let error = hs.resume_job(&job).await.unwrap_err();
+    assert_eq!(error.code(), "escalation_denied", "{error}");
+    assert_eq!(denial_reasons(&hs).await, ["destination_changed"]);
+    assert_eq!(
+        hs.escalation(&escalation.escalation_id)
+            .await
+            .unwrap()
+            .status,
+        handshake_core::consent::EscalationStatus::Blocked
+    );
+    assert!(chats(&server).is_empty());
 }

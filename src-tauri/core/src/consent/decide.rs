@@ -8,7 +8,7 @@
 
 use uuid::Uuid;
 
-use super::guard::{now_rfc3339, Approval, Approver, CloudEscalationGuard, MAX_FUTURE_SKEW_MS};
+use super::guard::{rfc3339_ms, Approval, Approver, CloudEscalationGuard, MAX_FUTURE_SKEW_MS};
 use super::mode::GovernanceMode;
 use super::schema::{ConsentReceipt, EscalationStatus, UiSurface, CONSENT_RECEIPT_SCHEMA};
 use super::seal::{receipt_seal, seals_match};
@@ -95,6 +95,8 @@ impl CloudEscalationGuard {
         let _decide = self.decide.lock().await;
         let id = row.plan.projection_plan_id.clone();
         let current = self.plan(&id).await?;
+        // Nobody is asked to approve text that was edited outside Handshake.
+        self.check_plan_seal(&id, &current).await?;
         if current.status != EscalationStatus::Pending {
             return Err(ConsentError::AlreadyDecided {
                 escalation_id: id,
@@ -116,7 +118,7 @@ impl CloudEscalationGuard {
             projection_plan_id: id.clone(),
             payload_sha256: row.plan.payload_sha256.clone(),
             approved,
-            approved_at: now_rfc3339(),
+            approved_at: rfc3339_ms(issued),
             user_id: approver.user_id.clone(),
             ui_surface: Some(approver.ui_surface),
             notes: approver.notes,
@@ -161,7 +163,7 @@ impl CloudEscalationGuard {
         receipt_id: &str,
     ) -> Result<Approval, ConsentError> {
         let row = self.plan(escalation_id).await?;
-        self.check_plan_seal(&row).await?;
+        self.check_plan_seal(escalation_id, &row).await?;
         let hash = Sha256Hex::digest(row.payload_text.as_bytes());
         if hash.as_str() != row.plan.payload_sha256 {
             // The stored payload no longer hashes to the plan (the table's trigger forbids it).
@@ -182,7 +184,9 @@ impl CloudEscalationGuard {
             receipt.issued_at_ms,
             receipt.expires_at_ms,
         )?;
-        if !seals_match(&expected, receipt.seal.as_deref()) {
+        if !seals_match(&expected, receipt.seal.as_deref())
+            || receipt.receipt.consent_receipt_id != receipt_id
+        {
             return Err(self
                 .deny_with(DenyReason::Forged, plan(), Some(receipt_id), None, true)
                 .await);

@@ -296,6 +296,9 @@ impl CloudEscalationGuard {
         &self,
         escalation_id: &str,
     ) -> Result<(Approval, CompletionRequest), ConsentError> {
+        // The request is read (and its plan's seal checked) before `authorize` spends the
+        // receipt: nothing that can fail comes after the approval is spent.
+        let request = self.approved_request(escalation_id).await?;
         let receipt = self.receipt_for(escalation_id).await?;
         let approval = match receipt {
             Some(receipt) => {
@@ -311,7 +314,6 @@ impl CloudEscalationGuard {
                     .await);
             }
         };
-        let request = self.approved_request(escalation_id).await?;
         Ok((approval, request))
     }
 }

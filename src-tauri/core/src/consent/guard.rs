@@ -221,8 +221,11 @@ pub(super) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-pub(super) fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+/// `ms` (milliseconds since the epoch) as RFC 3339, UTC, to the millisecond.
+pub(super) fn rfc3339_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl CloudEscalationGuard {
@@ -256,9 +259,15 @@ impl CloudEscalationGuard {
 
     /// Refuses (and records, blocking the plan) a plan row whose seal does not match: it was
     /// written outside Handshake, or before seals existed.
-    pub(super) async fn check_plan_seal(&self, row: &PlanRow) -> Result<(), ConsentError> {
+    pub(super) async fn check_plan_seal(
+        &self,
+        escalation_id: &str,
+        row: &PlanRow,
+    ) -> Result<(), ConsentError> {
         let expected = plan_seal(&self.recorder, row)?;
-        if seals_match(&expected, row.seal.as_deref()) {
+        if seals_match(&expected, row.seal.as_deref())
+            && row.plan.projection_plan_id == escalation_id
+        {
             return Ok(());
         }
         let id = row.plan.projection_plan_id.as_str();
@@ -356,6 +365,7 @@ impl CloudEscalationGuard {
         job_id: &str,
         escalation: Option<&PendingEscalation>,
     ) -> Result<(), ConsentError> {
+        self.jobs.get(job_id).await?;
         let outcome = match escalation {
             None => {
                 let correlation = Correlation::none().job(Ident::sanitized(job_id));
@@ -377,6 +387,15 @@ impl CloudEscalationGuard {
             ConsentError::Denied { .. } => Ok(()),
             not_recorded => Err(not_recorded),
         }
+    }
+
+    /// Records that an approved escalation cannot be sent because its provider is gone or its
+    /// model id no longer stands (FR-EVT-CLOUD-003 `destination_changed`), and blocks the plan.
+    pub async fn refuse_lost_destination(&self, escalation: &PendingEscalation) -> ConsentError {
+        let hash = Sha256Hex::digest(escalation.preview.as_bytes());
+        let plan = Some((escalation.escalation_id.as_str(), hash, &escalation.binding));
+        self.deny_with(DenyReason::DestinationChanged, plan, None, None, true)
+            .await
     }
 
     /// Checks policy, projects the prompt, records FR-EVT-CLOUD-001 and stores the plan as
@@ -435,7 +454,7 @@ impl CloudEscalationGuard {
             redactions_applied: projection.redactions_applied.clone(),
             max_bytes,
             payload_sha256: projection.payload_sha256.as_str().to_owned(),
-            created_at: now_rfc3339(),
+            created_at: rfc3339_ms(self.now()),
             job_id: Some(job.job_id.clone()),
             wp_id: req.wp_id,
             mt_id: req.mt_id,
@@ -534,7 +553,7 @@ impl CloudEscalationGuard {
         escalation_id: &str,
     ) -> Result<CompletionRequest, ConsentError> {
         let row = self.plan(escalation_id).await?;
-        self.check_plan_seal(&row).await?;
+        self.check_plan_seal(escalation_id, &row).await?;
         Ok(CompletionRequest {
             trace_id: row.binding.trace_id,
             prompt: row.payload_text,

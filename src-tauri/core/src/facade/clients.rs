@@ -15,8 +15,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use crate::llm::{LlmClient, LlmError, OllamaClient, OpenAiCompatClient};
+use crate::llm::{LlmClient, LlmError, OllamaClient, OpenAiCompatClient, TimeoutPhase};
 use crate::recorder::{RecorderError, RecordingClient};
 use crate::registry::{ProviderEndpoint, ProviderKind, RegistryError};
 use crate::vocab::{Destination, ModelId, ModelIdProblem, ProviderTier};
@@ -68,10 +69,24 @@ pub(crate) struct ModelClient {
     pub destination: Destination,
 }
 
-/// Ready clients by model id; an entry is used only while its provider's revision is current.
-#[derive(Default)]
+/// How long a ready client is reused before it is built again (and Ollama's `/api/show` asked
+/// again: a model re-created under the same name to forward to a remote host is noticed).
+const CLIENT_TTL: Duration = Duration::from_secs(60);
+
+/// Ready clients by model id; an entry is used only while its provider's revision is current and
+/// for [`CLIENT_TTL`] at most.
 pub(crate) struct ClientCache {
-    entries: Mutex<HashMap<ModelId, ModelClient>>,
+    entries: Mutex<HashMap<ModelId, (Instant, ModelClient)>>,
+    ttl: Duration,
+}
+
+impl Default for ClientCache {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::default(),
+            ttl: CLIENT_TTL,
+        }
+    }
 }
 
 impl ClientCache {
@@ -79,8 +94,10 @@ impl ClientCache {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(id)
-            .filter(|hit| hit.destination.revision == revision)
-            .cloned()
+            .filter(|(built, hit)| {
+                hit.destination.revision == revision && built.elapsed() < self.ttl
+            })
+            .map(|(_, hit)| hit.clone())
     }
 
     /// Keeps `client`, unless a client of a newer revision of its provider is already held (a
@@ -91,12 +108,13 @@ impl ClientCache {
         let provider = id.provider_id().to_owned();
         let newer_held = entries
             .iter()
-            .any(|(k, v)| k.provider_id() == provider && v.destination.revision > revision);
+            .any(|(k, (_, v))| k.provider_id() == provider && v.destination.revision > revision);
         if newer_held {
             return;
         }
-        entries.retain(|k, v| k.provider_id() != provider || v.destination.revision == revision);
-        entries.insert(id, client);
+        entries
+            .retain(|k, (_, v)| k.provider_id() != provider || v.destination.revision == revision);
+        entries.insert(id, (Instant::now(), client));
     }
 
     /// Drops every client of `provider_id` (it was removed: its keys must not linger here).
@@ -186,14 +204,19 @@ async fn adapter_for(
             (Arc::new(client), true)
         }
         ProviderKind::Ollama => {
-            // Reading the context window needs the daemon; if it does not answer now, build the
-            // client anyway so the completion attempt itself fails and is recorded.
+            // `/api/show` gives the context window and says whether the daemon forwards the model
+            // to a remote host (then it is cloud tier, whatever its name).
             match OllamaClient::new(endpoint.wire.clone(), model_name).await {
                 Ok(client) => (Arc::new(client), true),
-                Err(error @ (LlmError::EgressDenied(_) | LlmError::InvalidModel { .. })) => {
-                    return Err(error.into())
-                }
-                Err(error) => {
+                // The daemon could not be reached (or does not have the model): the completion
+                // attempt will fail the same way, and is recorded. Not cached.
+                Err(
+                    error @ (LlmError::Unreachable { .. }
+                    | LlmError::Timeout {
+                        phase: TimeoutPhase::Connect,
+                    }
+                    | LlmError::ModelNotFound { .. }),
+                ) => {
                     tracing::debug!(
                         kind = error.kind(),
                         "could not read the model's profile from Ollama"
@@ -202,6 +225,9 @@ async fn adapter_for(
                         OllamaClient::with_context_length(endpoint.wire, model_name, None)?;
                     (Arc::new(client), false)
                 }
+                // A daemon that answers but does not say what the model is could be hiding a
+                // model it forwards to a remote host: nothing is sent (fails closed).
+                Err(error) => return Err(error.into()),
             }
         }
         ProviderKind::OpenaiCompat => (
@@ -245,6 +271,20 @@ mod tests {
                 revision,
             },
         }
+    }
+
+    #[test]
+    fn a_client_is_rebuilt_after_its_time_to_live() {
+        let expired = ClientCache {
+            ttl: Duration::ZERO,
+            ..ClientCache::default()
+        };
+        let a = ModelId::parse("p/a").unwrap();
+        expired.put(a.clone(), ready(1));
+        assert!(expired.get(&a, 1).is_none());
+        let fresh = ClientCache::default();
+        fresh.put(a.clone(), ready(1));
+        assert!(fresh.get(&a, 1).is_some());
     }
 
     #[test]

@@ -126,6 +126,9 @@ impl FacadeError {
             Self::SwapRefused { .. } => "swap_refused",
             Self::NotRecorded { .. } => "not_recorded",
             Self::Resolve(_) => "no_usable_model",
+            Self::Consent(crate::consent::ConsentError::Job(JobError::NotFound { .. })) => {
+                "job_not_found"
+            }
             Self::Consent(e) => e.code(),
             Self::Client(e) => e.code(),
             Self::Llm(e) => e.kind(),

@@ -34,10 +34,11 @@ use crate::recorder::{
     Correlation, FlightEvent, ModelResolved, ModelRole, PassOverReason, PassedOver, ResolutionRule,
 };
 
-use super::clients::parse_model_id;
+use super::clients::{parse_model_id, ClientError};
 use super::error::FacadeError;
 use super::recording::ident;
 use super::Handshake;
+use crate::registry::RegistryError;
 use crate::vocab::ModelId;
 
 /// What `hsk job run` and the Run view ask for.
@@ -240,9 +241,24 @@ impl Handshake {
                 });
             }
         };
-        let ready = self
-            .model_client(&parse_model_id(&latest.binding.model_id)?)
-            .await?;
+        let ready = match parse_model_id(&latest.binding.model_id) {
+            Ok(id) => self.model_client(&id).await,
+            Err(error) => Err(error),
+        };
+        let ready = match ready {
+            Ok(ready) => ready,
+            // The provider was removed, or the model id no longer stands: the approved
+            // destination is gone. Recorded and blocked, like any other changed destination.
+            Err(
+                error @ (ClientError::InvalidModelId { .. }
+                | ClientError::Registry(RegistryError::NotFound { .. })),
+            ) => {
+                let denied = guard.refuse_lost_destination(&latest).await;
+                tracing::info!(error = %error, "the approved destination is gone");
+                return Err(denied.into());
+            }
+            Err(other) => return Err(other.into()),
+        };
         // Always behind the gate, whatever the provider's tier is now: a provider edited from
         // cloud to local since the approval is a changed destination, refused and recorded.
         let gate = CloudGate::new(ready.client, guard.clone(), ready.destination);

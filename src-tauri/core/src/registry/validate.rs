@@ -126,6 +126,13 @@ pub fn url(field: ProviderField, raw: &str) -> Result<Url, RegistryError> {
     // A URL parser reads `\` as `/` (`https://api.example.com\@127.0.0.1/` is host
     // `api.example.com`, path `/@127.0.0.1/`), while a person, a proxy or another parser may read
     // another host into it. Refused, rather than stored in a form other than typed.
+    // URL parsers drop tabs and newlines inside the input (`https://api.exa\tmple.com/` becomes
+    // `api.example.com`): refused, like every other way of storing something other than typed.
+    if raw.chars().any(char::is_control) {
+        return Err(invalid(
+            "it contains a control character (a tab or a line break)",
+        ));
+    }
     if raw.contains('\\') {
         return Err(invalid(
             "it contains a backslash, which URL parsers read as `/`; write the URL with `/`",
@@ -413,11 +420,15 @@ mod tests {
             "https://api.example.com\\v1",
             "https://api.example.com/@127.0.0.1/",
             "https://api.example.com/v1?x=a@b",
+            "https://api.exa\tmple.com/",
+            "https://api.example.com/v\n1",
         ] {
             match url(f, typed) {
                 Err(RegistryError::InvalidUrl { reason, .. }) => {
                     assert!(
-                        reason.contains("backslash") || reason.contains('@'),
+                        reason.contains("backslash")
+                            || reason.contains('@')
+                            || reason.contains("control"),
                         "{reason}"
                     )
                 }
