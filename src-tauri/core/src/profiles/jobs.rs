@@ -122,50 +122,46 @@ impl JobStore {
 
     /// Starts a job pinned to the profile active right now.
     pub async fn start_job(&self) -> Result<JobStarted, JobError> {
-        let job_id = format!("job-{}", uuid::Uuid::now_v7());
-        let started_at = now();
-        let profile_id: Option<String> = sqlx::query_scalar(
-            "INSERT INTO jobs (job_id, profile_id, started_at, status, cloud_escalations) \
-             SELECT ?, value, ?, 'running', 0 FROM settings WHERE key = ? \
-             RETURNING profile_id",
-        )
-        .bind(&job_id)
-        .bind(&started_at)
-        .bind(ACTIVE_PROFILE_SETTING)
-        .fetch_optional(&self.pool)
-        .await?;
-        let profile_id = profile_id.ok_or(JobError::NoActiveProfile)?;
-        Ok(JobStarted {
-            job_id,
-            profile_id,
-            started_at,
-        })
+        const FROM_ACTIVE: &str = "INSERT INTO jobs (job_id, profile_id, started_at, status, \
+             cloud_escalations) SELECT ?, value, ?, 'running', 0 FROM settings WHERE key = ? \
+             RETURNING profile_id";
+        self.insert_job(FROM_ACTIVE, ACTIVE_PROFILE_SETTING)
+            .await?
+            .ok_or(JobError::NoActiveProfile)
     }
 
     /// Starts a job pinned to `profile_id`, leaving the active profile as it is: a run on a chosen
     /// profile never activates it behind the person's back. `ProfileError::NotFound` when no such
     /// profile is stored.
     pub async fn start_job_on(&self, profile_id: &str) -> Result<JobStarted, JobError> {
+        const FROM_CHOSEN: &str = "INSERT INTO jobs (job_id, profile_id, started_at, status, \
+             cloud_escalations) SELECT ?, profile_id, ?, 'running', 0 FROM work_profiles \
+             WHERE profile_id = ? RETURNING profile_id";
+        self.insert_job(FROM_CHOSEN, profile_id)
+            .await?
+            .ok_or_else(|| {
+                JobError::from(ProfileError::NotFound {
+                    profile_id: profile_id.to_owned(),
+                })
+            })
+    }
+
+    /// Inserts a job with `insert` (one statement, so the profile it pins is read in the same
+    /// step), binding a new job id, the start time and `key`; `None` when it selected no profile.
+    async fn insert_job(&self, insert: &str, key: &str) -> Result<Option<JobStarted>, JobError> {
         let job_id = format!("job-{}", uuid::Uuid::now_v7());
         let started_at = now();
-        let pinned: Option<String> = sqlx::query_scalar(
-            "INSERT INTO jobs (job_id, profile_id, started_at, status, cloud_escalations) \
-             SELECT ?, profile_id, ?, 'running', 0 FROM work_profiles WHERE profile_id = ? \
-             RETURNING profile_id",
-        )
-        .bind(&job_id)
-        .bind(&started_at)
-        .bind(profile_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let profile_id = pinned.ok_or_else(|| ProfileError::NotFound {
-            profile_id: profile_id.to_owned(),
-        })?;
-        Ok(JobStarted {
+        let pinned: Option<String> = sqlx::query_scalar(insert)
+            .bind(&job_id)
+            .bind(&started_at)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(pinned.map(|profile_id| JobStarted {
             job_id,
             profile_id,
             started_at,
-        })
+        }))
     }
 
     /// One job.
