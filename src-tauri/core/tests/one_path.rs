@@ -139,6 +139,23 @@ fn person() -> Approver {
     }
 }
 
+/// Runs `prompt` for the job's worker (a cloud model) and approves the escalation it opens.
+async fn approved(
+    hs: &Handshake,
+    job: &str,
+    prompt: &str,
+) -> Box<handshake_core::consent::PendingEscalation> {
+    let RunOutcome::NeedsConsent { escalation, .. } =
+        hs.run_job(run_request(job, prompt)).await.unwrap()
+    else {
+        panic!("a cloud model needs consent");
+    };
+    hs.decide_escalation(&escalation.escalation_id, true, person())
+        .await
+        .unwrap();
+    escalation
+}
+
 async fn denial_reasons(hs: &Handshake) -> Vec<String> {
     let query = EventQuery {
         event_type: Some(EventType::CloudDenied),
@@ -405,16 +422,7 @@ async fn a_provider_edited_after_approval_sends_nothing_and_says_why() {
     ];
     for edit in edits {
         let (_dir, hs, job) = cloud_tag_workspace(&server, "x:cloud").await;
-        let RunOutcome::NeedsConsent { escalation, .. } = hs
-            .run_job(run_request(&job, "approved text"))
-            .await
-            .unwrap()
-        else {
-            panic!("needs consent");
-        };
-        hs.decide_escalation(&escalation.escalation_id, true, person())
-            .await
-            .unwrap();
+        let escalation = approved(&hs, &job, "approved text").await;
         hs.registry().update("lo", edit).await.unwrap();
         let error = hs.resume_job(&job).await.unwrap_err();
         assert_eq!(error.code(), "escalation_denied", "{error}");
@@ -741,16 +749,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 async fn one_approval_sends_once_even_from_a_copy_of_the_data_directory() {
     let server = model_server(Arc::default()).await;
     let (dir, hs, job) = cloud_tag_workspace(&server, "x:cloud").await;
-    let RunOutcome::NeedsConsent { escalation, .. } = hs
-        .run_job(run_request(&job, "approved once"))
-        .await
-        .unwrap()
-    else {
-        panic!("needs consent");
-    };
-    hs.decide_escalation(&escalation.escalation_id, true, person())
-        .await
-        .unwrap();
+    approved(&hs, &job, "approved once").await;
     hs.shutdown().await.unwrap();
     let copy = tempfile::tempdir().unwrap();
     copy_dir(dir.path(), copy.path());
@@ -777,16 +776,7 @@ async fn one_approval_sends_once_even_from_a_copy_of_the_data_directory() {
 async fn a_provider_removed_after_approval_is_a_recorded_refusal() {
     let server = model_server(Arc::default()).await;
     let (_dir, hs, job) = cloud_tag_workspace(&server, "x:cloud").await;
-    let RunOutcome::NeedsConsent { escalation, .. } = hs
-        .run_job(run_request(&job, "approved text"))
-        .await
-        .unwrap()
-    else {
-        panic!("needs consent");
-    };
-    hs.decide_escalation(&escalation.escalation_id, true, person())
-        .await
-        .unwrap();
+    let escalation = approved(&hs, &job, "approved text").await;
     hs.registry().remove("lo").await.unwrap();
     let error = hs.resume_job(&job).await.unwrap_err();
     assert_eq!(error.code(), "escalation_denied", "{error}");

@@ -242,28 +242,20 @@ async fn adapter_for(
 mod tests {
     use super::*;
 
+    /// A ready client (a real adapter, built without I/O) of `revision`.
     fn ready(revision: i64) -> ModelClient {
-        struct Never;
-        #[async_trait::async_trait]
-        impl LlmClient for Never {
-            async fn completion(
-                &self,
-                _: crate::llm::CompletionRequest,
-            ) -> Result<crate::llm::CompletionResponse, LlmError> {
-                Err(LlmError::Cancelled)
-            }
-            async fn completion_stream(
-                &self,
-                _: crate::llm::CompletionRequest,
-            ) -> Result<crate::llm::CompletionStream, LlmError> {
-                Err(LlmError::Cancelled)
-            }
-            fn profile(&self) -> &crate::llm::ModelProfile {
-                unimplemented!("not called")
-            }
-        }
+        let wire = crate::llm::WireConfig {
+            provider_id: "p".into(),
+            tier: ProviderTier::Local,
+            base_url: url::Url::parse("http://127.0.0.1:1/v1").unwrap(),
+            api_key: None,
+            extra_headers: Vec::new(),
+            timeouts: crate::vocab::Timeouts::default(),
+            openai: crate::llm::OpenAiCompatOptions::default(),
+            http: reqwest::Client::new(),
+        };
         ModelClient {
-            client: Arc::new(Never),
+            client: Arc::new(OpenAiCompatClient::new(wire, "m").unwrap()),
             destination: Destination {
                 provider_id: "p".into(),
                 origin: "http://127.0.0.1:1".into(),
