@@ -8,7 +8,8 @@
 //! when the plan was made (same destination origin, effective tier and record revision: an edit of
 //! its base URL, tier, kind, headers or key between approval and send is `destination_changed`),
 //! and that SHA-256 of the prompt bytes actually being sent equals the plan's `payload_sha256`;
-//! any mismatch hard-blocks and is recorded (FR-EVT-CLOUD-003). It then moves the plan from approved to executed in one conditional
+//! any mismatch hard-blocks and is recorded (FR-EVT-CLOUD-003). It then moves the plan from
+//! approved to executed in one conditional
 //! update, so a plan that something else blocked meanwhile (or a second send) is refused, and
 //! commits FR-EVT-CLOUD-004 durably before the call is made. The call itself runs with a
 //! [`GatePass`] in scope: adapters refuse any cloud-tier completion without one
