@@ -175,3 +175,43 @@ fn verify_exits_3_with_the_first_broken_link() {
     );
     assert!(run.stderr.contains("anchor_mismatch"), "{}", run.stderr);
 }
+
+/// Copies every file of `from` into `to` (a backup taken, or put back, while nothing runs).
+fn copy_files(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn verify_reports_a_restored_backup_and_a_wiped_log_as_rolled_back() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    with_events(d);
+    let backup = tempfile::tempdir().unwrap();
+    copy_files(d, backup.path());
+    hsk_json(d, &["job", "start"]);
+    hsk_json(d, &["job", "start"]);
+    assert_eq!(hsk(d, &["recorder", "verify"], "").code, Some(0));
+
+    // The backup, put back, is consistent on disk; the keychain's witness is not fooled.
+    copy_files(backup.path(), d);
+    let run = hsk(d, &["--json", "recorder", "verify"], "");
+    assert_eq!(run.code, Some(4), "{}", run.stdout);
+    assert_eq!(run.json()["kind"], "rolled_back");
+
+    // Every event and the anchor deleted: not "ok: 0 event(s)".
+    for entry in std::fs::read_dir(d).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    let run = hsk(d, &["recorder", "verify"], "");
+    assert_eq!(run.code, Some(4), "{}", run.stdout);
+    assert!(run.stderr.contains("rolled_back"), "{}", run.stderr);
+}

@@ -5,7 +5,7 @@ export type AppInfo = { version: string, data_dir: string, database_path: string
 
 export type AutomationLevel = "FULL_HUMAN" | "HYBRID" | "AUTONOMOUS";
 
-export type BreakKind = "edited" | "deleted" | "reordered" | "truncated_tail" | "anchor_mismatch";
+export type BreakKind = "edited" | "deleted" | "reordered" | "truncated_tail" | "anchor_mismatch" | "rolled_back";
 
 export type CandidateSlot = "primary" | "fallback";
 

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::store::ChainHead;
+use super::witness::HeadWitness;
 use crate::secrets::{Keychain, SecretHandle, SecretsError};
 
 /// File name of the anchor inside the data directory.
@@ -72,6 +73,18 @@ pub enum KeySource {
 }
 
 impl KeySource {
+    /// The anchor of `data_dir`: its key loaded (see [`KeySource::load`]), and, when the key is in
+    /// the keychain, the directory's head witness beside it ([`HeadWitness`]).
+    pub async fn anchor(&self, data_dir: &Path) -> Result<Anchor, AnchorError> {
+        let anchor = Anchor::new(data_dir, self.load().await?);
+        Ok(match self {
+            Self::Keychain(keychain) => {
+                anchor.with_witness(HeadWitness::for_data_dir(keychain.clone(), data_dir))
+            }
+            Self::Fixed(_) => anchor,
+        })
+    }
+
     /// Loads the key, generating and storing it in the keychain on first use.
     pub async fn load(&self) -> Result<AnchorKey, AnchorError> {
         match self {
@@ -130,6 +143,10 @@ pub enum AnchorError {
     Malformed { path: PathBuf },
     #[error("the anchor file {path} does not carry a valid signature (edited, or written under another key)")]
     BadSignature { path: PathBuf },
+    #[error("cannot read or write the Flight Recorder's head witness in the keychain: {0}")]
+    Witness(SecretsError),
+    #[error("the keychain entry {handle} is not a Flight Recorder head witness; it is left as evidence (delete it only to accept this data directory's log as it is)")]
+    BadWitness { handle: SecretHandle },
     #[error("cannot lock the anchor through {path}: {source}")]
     Lock {
         path: PathBuf,
@@ -239,6 +256,7 @@ struct AnchorFile {
 pub struct Anchor {
     path: PathBuf,
     key: AnchorKey,
+    witness: Option<HeadWitness>,
 }
 
 impl Anchor {
@@ -247,6 +265,23 @@ impl Anchor {
         Self {
             path: data_dir.join(ANCHOR_FILE_NAME),
             key,
+            witness: None,
+        }
+    }
+
+    /// This anchor with `witness` kept beside it: every anchor write also moves the witness
+    /// forward, and [`Anchor::witnessed`] reads it.
+    pub fn with_witness(mut self, witness: HeadWitness) -> Self {
+        self.witness = Some(witness);
+        self
+    }
+
+    /// The head the keychain witnesses for this directory: `None` without a witness or before the
+    /// first one. Blocking; read it under the lock, after the anchor and before the database.
+    pub fn witnessed(&self) -> Result<Option<ChainHead>, AnchorError> {
+        match &self.witness {
+            Some(witness) => witness.read(),
+            None => Ok(None),
         }
     }
 
@@ -360,7 +395,8 @@ impl Anchor {
         Ok(mac)
     }
 
-    /// Writes `state` atomically and durably, whatever the anchor held. Blocking: call it off the
+    /// Writes `state` atomically and durably, whatever the anchor held, then moves the head
+    /// witness (if any) forward to its head. Blocking: call it off the
     /// async executor. A process sharing the data directory with others holds [`Anchor::lock`]
     /// (or uses [`Anchor::advance`]).
     pub fn write(&self, state: &AnchorState) -> Result<(), AnchorError> {
@@ -398,6 +434,9 @@ impl Anchor {
                 .map_err(werr)?;
             #[cfg(not(unix))]
             let _ = dir;
+        }
+        if let Some(witness) = &self.witness {
+            witness.advance(&state.head)?;
         }
         Ok(())
     }

@@ -27,6 +27,7 @@ pub mod primitives;
 mod recording_client;
 pub mod store;
 pub mod verify;
+pub mod witness;
 mod writer;
 mod writer_db;
 
@@ -46,6 +47,7 @@ pub use export::export_jsonl;
 pub use recording_client::RecordingClient;
 pub use store::{ChainHead, EventQuery, RetentionCheckpoint, StoredEvent};
 pub use verify::{BreakKind, VerifyReport};
+pub use witness::HeadWitness;
 
 use crate::db::Database;
 use appender::Appender;
@@ -159,7 +161,7 @@ impl FlightRecorder {
         keys: KeySource,
         config: RecorderConfig,
     ) -> Result<Self, RecorderError> {
-        let anchor = Anchor::new(data_dir, keys.load().await?);
+        let anchor = keys.anchor(data_dir).await?;
         let path = db.path().to_path_buf();
         let (mut writer_db, checkpointer) = on_blocking_thread(move || {
             let writer_db = WriterDb::open(&path)?;
@@ -171,14 +173,16 @@ impl FlightRecorder {
         // anchor only ever certifies what it committed first, so the head read next cannot be
         // behind it unless events were removed.
         let lock = anchor.lock_async().await?;
-        let anchored = anchor.read();
+        let a = anchor.clone();
+        let (anchored, witnessed) =
+            on_blocking_thread(move || Ok((a.read(), a.witnessed()?))).await?;
         let current = anchored.as_ref().ok().cloned().flatten();
         let (writer_db, (head, base)) = on_blocking_thread(move || {
             let state = writer_db.read_state()?;
             Ok((writer_db, state))
         })
         .await?;
-        match anchor_conflict(db.pool(), anchored, &head, &base).await? {
+        match anchor_conflict(db.pool(), anchored, witnessed, &head, &base).await? {
             // Already certified (or a later point: another process's retention that is pending
             // or just committed must keep its pending base).
             None if current
@@ -376,13 +380,56 @@ pub async fn verify_data_dir(
     data_dir: &Path,
     keys: KeySource,
 ) -> Result<VerifyReport, RecorderError> {
-    let anchor = Anchor::new(data_dir, keys.load().await?);
+    let anchor = keys.anchor(data_dir).await?;
     verify::verify(db.pool(), &anchor).await
 }
 
 /// Why the anchor (as just read) cannot be trusted to be extended, or `None` when it can (or is
-/// absent on an empty log). A cheap check: the full walk is [`verify()`].
+/// absent on an empty log): the anchor's own checks, then the keychain's head witness (a log
+/// behind it was rolled back or wiped, and extending it would move the witness past the evidence).
+/// A cheap check: the full walk is [`verify()`].
 async fn anchor_conflict(
+    pool: &SqlitePool,
+    anchored: Result<Option<AnchorState>, AnchorError>,
+    witnessed: Option<ChainHead>,
+    head: &ChainHead,
+    base: &ChainHead,
+) -> Result<Option<String>, RecorderError> {
+    if let Some(conflict) = anchor_file_conflict(pool, anchored, head, base).await? {
+        return Ok(Some(conflict));
+    }
+    let Some(witnessed) = witnessed else {
+        return Ok(None);
+    };
+    if witnessed.seq > head.seq {
+        return Ok(Some(format!(
+            "the keychain witnessed event {} but the log ends at {} (rolled back or wiped)",
+            witnessed.seq, head.seq
+        )));
+    }
+    Ok(hash_at(pool, witnessed.seq)
+        .await?
+        .filter(|hash| *hash != witnessed.hash)
+        .map(|_| {
+            format!(
+                "event {} is not the one the keychain witnessed (the log was replaced)",
+                witnessed.seq
+            )
+        }))
+}
+
+/// The hash of event `seq`, if it is in the database.
+async fn hash_at(pool: &SqlitePool, seq: i64) -> Result<Option<String>, RecorderError> {
+    Ok(
+        sqlx::query_scalar("SELECT hash FROM flight_events WHERE seq = ?")
+            .bind(seq)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// The anchor file's part of [`anchor_conflict`].
+async fn anchor_file_conflict(
     pool: &SqlitePool,
     anchored: Result<Option<AnchorState>, AnchorError>,
     head: &ChainHead,
@@ -414,11 +461,7 @@ async fn anchor_conflict(
             anchored.seq, head.seq
         )));
     }
-    let at: Option<String> = sqlx::query_scalar("SELECT hash FROM flight_events WHERE seq = ?")
-        .bind(anchored.seq)
-        .fetch_optional(pool)
-        .await?;
-    Ok(match at {
+    Ok(match hash_at(pool, anchored.seq).await? {
         Some(hash) if hash != anchored.hash => Some(format!(
             "event {} does not have the anchored hash",
             anchored.seq

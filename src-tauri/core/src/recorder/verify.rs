@@ -12,6 +12,9 @@
 //! - a head behind the anchor: `truncated_tail` at the first missing number;
 //! - the anchored event's hash differs from the anchor, or the anchor is missing, malformed or
 //!   not signed with our key while events exist: `anchor_mismatch`;
+//! - after all of the above, an anchor or a log behind the head the keychain witnessed, or an event
+//!   at the witnessed number with another hash: `rolled_back` (an older copy put back, or the log
+//!   and its anchor deleted; see `witness.rs`);
 //! - (checked first) a retention checkpoint the anchor does not know (neither its base nor the one
 //!   it recorded as pending): `deleted` from the anchored base on, i.e. a forged checkpoint used
 //!   to drop a prefix.
@@ -34,6 +37,7 @@ pub enum BreakKind {
     Reordered,
     TruncatedTail,
     AnchorMismatch,
+    RolledBack,
 }
 
 /// The result of [`verify`].
@@ -85,7 +89,12 @@ pub async fn verify(pool: &SqlitePool, anchor: &Anchor) -> Result<VerifyReport, 
     // Lock, then a connection: the order `FlightRecorder::open` takes them in too.
     let lock = anchor.lock_if_present_async().await?;
     let mut conn = pool.acquire().await?;
-    let anchored = anchor.read();
+    let read_anchor = anchor.clone();
+    let (anchored, witnessed) =
+        tokio::task::spawn_blocking(move || (read_anchor.read(), read_anchor.witnessed()))
+            .await
+            .map_err(|_| RecorderError::WriterGone)?;
+    let witnessed = witnessed?;
     let mut tx = conn.begin().await?;
     let checkpoint = latest_checkpoint_conn(&mut tx).await?;
     drop(lock);
@@ -131,6 +140,7 @@ pub async fn verify(pool: &SqlitePool, anchor: &Anchor) -> Result<VerifyReport, 
     }
     let anchored = anchored.map(|a| a.head);
     let mut anchored_hash_seen: Option<String> = None;
+    let mut witnessed_hash_seen: Option<String> = None;
     let mut count: u64 = 0;
     let mut rows = sqlx::query(
         "SELECT seq, event_id, event_type, occurred_at_ms, trace_id, job_id, profile_id, provider_id, \
@@ -217,17 +227,41 @@ pub async fn verify(pool: &SqlitePool, anchor: &Anchor) -> Result<VerifyReport, 
         if anchored.as_ref().is_some_and(|a| a.seq == seq) {
             anchored_hash_seen = Some(hash.clone());
         }
+        if witnessed.as_ref().is_some_and(|w| w.seq == seq) {
+            witnessed_hash_seen = Some(hash.clone());
+        }
         head = ChainHead { seq, hash };
         count += 1;
     }
-    Ok(check_anchor(
+    let report = check_anchor(
         anchored,
         anchored_hash_seen,
         head,
         from_seq,
         count,
         checkpoint.is_some(),
-    ))
+    );
+    Ok(match (report, witnessed) {
+        (VerifyReport::Ok { head, .. }, Some(witnessed)) if witnessed.seq > head.seq => broken(
+            head.seq + 1,
+            BreakKind::RolledBack,
+            format!(
+                "the keychain witnessed event {} but the log and its anchor end at {}: an older copy was put back, or the log was deleted",
+                witnessed.seq, head.seq
+            ),
+        ),
+        (VerifyReport::Ok { .. }, Some(witnessed))
+            if witnessed.seq >= from_seq
+                && witnessed_hash_seen.as_deref() != Some(witnessed.hash.as_str()) =>
+        {
+            broken(
+                witnessed.seq,
+                BreakKind::RolledBack,
+                "the event at the number the keychain witnessed has another hash: the log was replaced by another one",
+            )
+        }
+        (report, _) => report,
+    })
 }
 
 fn check_anchor(
