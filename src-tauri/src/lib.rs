@@ -66,6 +66,18 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
             if let Err(message) = state.core() {
                 tracing::error!(%message, "Handshake could not open its data directory");
             }
+            // The full integrity check (every page) runs once the window is up, off its path:
+            // opening read only the header and the schema (docs/recorder.md, "Opening").
+            if let Ok(core) = state.core() {
+                let core = core.clone();
+                tauri::async_runtime::spawn(async move {
+                    tokio::time::sleep(INTEGRITY_CHECK_DELAY).await;
+                    match core.check_integrity().await {
+                        Ok(()) => tracing::info!("database integrity check passed"),
+                        Err(error) => tracing::error!(%error, "the database failed its integrity check; see Settings"),
+                    }
+                });
+            }
             app.manage(state);
             // Run view: the runs in progress, for cancel_run.
             app.manage(commands::run::Runs::default());
@@ -82,8 +94,26 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .try_init();
-    if let Err(error) = builder::<tauri::Wry>().run(tauri::generate_context!()) {
-        tracing::error!(%error, "the desktop app stopped with an error");
-        std::process::exit(1);
-    }
+    let app = match builder::<tauri::Wry>().build(tauri::generate_context!()) {
+        Ok(app) => app,
+        Err(error) => {
+            tracing::error!(%error, "the desktop app stopped with an error");
+            std::process::exit(1);
+        }
+    };
+    app.run(|app, event| {
+        if let tauri::RunEvent::Exit = event {
+            // The event loop ends the process without dropping the managed state: flush the
+            // Flight Recorder and end the session on the data directory cleanly here.
+            if let Ok(core) = app.state::<state::AppState>().core() {
+                if let Err(error) = tauri::async_runtime::block_on(core.close()) {
+                    tracing::error!(%error, "the Flight Recorder could not be flushed on exit");
+                }
+            }
+        }
+    });
 }
+
+/// How long after start the background integrity check waits, so that the first paint does not
+/// share the disk with it.
+const INTEGRITY_CHECK_DELAY: std::time::Duration = std::time::Duration::from_secs(3);

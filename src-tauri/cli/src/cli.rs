@@ -34,6 +34,10 @@ pub enum Command {
         /// Where to look for Ollama.
         #[arg(long, default_value = handshake_core::doctor::DEFAULT_OLLAMA_URL)]
         ollama_url: String,
+        /// Also read every page of the database (SQLite's quick_check; about a second per
+        /// million Flight Recorder events). Opening checks only the header and the schema.
+        #[arg(long)]
+        integrity: bool,
     },
     /// The provider registry: add, list, keys (from stdin only), test, export and import.
     Provider {

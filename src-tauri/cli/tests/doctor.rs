@@ -105,6 +105,45 @@ fn doctor_fails_readably_on_a_corrupt_database_and_leaves_it_alone() {
 }
 
 #[test]
+fn doctor_integrity_reads_every_page_and_plain_doctor_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let doctor = |extra: &[&str]| {
+        hsk()
+            .args(["doctor", "--json", "--ollama-url", "http://127.0.0.1:9"])
+            .args(extra)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    assert!(doctor(&[]).status.success());
+    // The last page (a table created by the newest migration, far from the schema) scribbled.
+    let db = dir.path().join("handshake.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    let last = bytes.len() - handshake_core::db::PAGE_SIZE as usize;
+    bytes[last..].fill(0xA5);
+    std::fs::write(&db, &bytes).unwrap();
+
+    let quick = doctor(&[]);
+    assert!(
+        quick.status.success(),
+        "opening reads the header and schema only"
+    );
+    let out = doctor(&["--integrity"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let integrity = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "integrity")
+        .unwrap()
+        .clone();
+    assert_eq!(integrity["state"], "failed", "{integrity}");
+    assert_eq!(std::fs::read(&db).unwrap(), bytes, "left untouched");
+}
+
+#[test]
 fn usage_errors_exit_non_zero_on_stderr() {
     let out = hsk().arg("no-such-command").output().unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -1,5 +1,6 @@
-//! Health checks behind `hsk doctor` and the Settings view: data directory, schema version, OS
-//! keychain (store, read back and delete a probe entry) and a default local Ollama.
+//! Health checks behind `hsk doctor` and the Settings view: data directory, schema version, the
+//! database's full integrity check when asked for ([`Integrity::Full`]: its cost grows with the
+//! file), OS keychain (store, read back and delete a probe entry) and a default local Ollama.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -45,8 +46,22 @@ pub struct DoctorReport {
     pub ok: bool,
 }
 
+/// Whether the doctor reads every page of the database (SQLite's `quick_check`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Integrity {
+    /// Header and schema only, as every open does: the same cost at any size.
+    Quick,
+    /// Every page: about a second at a million Flight Recorder events.
+    Full,
+}
+
 /// Runs every check. Never fails: a failure is a check in the report.
-pub async fn run(data_dir: PathBuf, keychain: &Keychain, ollama_url: &str) -> DoctorReport {
+pub async fn run(
+    data_dir: PathBuf,
+    keychain: &Keychain,
+    ollama_url: &str,
+    integrity: Integrity,
+) -> DoctorReport {
     let mut checks = Vec::new();
     let mut schema_version = None;
 
@@ -67,6 +82,16 @@ pub async fn run(data_dir: PathBuf, keychain: &Keychain, ollama_url: &str) -> Do
                     ));
                 }
                 Err(e) => checks.push(failed("database", e.to_string())),
+            }
+            if integrity == Integrity::Full {
+                checks.push(match db.check_integrity().await {
+                    Ok(()) => ok(
+                        "integrity",
+                        true,
+                        "SQLite's quick_check read every page".into(),
+                    ),
+                    Err(e) => failed("integrity", e.to_string()),
+                });
             }
             db.close().await;
         }

@@ -20,8 +20,8 @@ pub async fn run(
 ) -> Result<ExitCode, CliError> {
     let core = Handshake::open(data_dir).await?;
     let result = complete(&core, args, out).await;
-    // Flush the Flight Recorder before exiting, whatever the outcome.
-    let flushed = core.shutdown().await;
+    // Flush the Flight Recorder and end the session cleanly before exiting, whatever the outcome.
+    let flushed = core.close().await;
     result?;
     flushed?;
     Ok(ExitCode::SUCCESS)

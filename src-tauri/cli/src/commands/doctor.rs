@@ -13,10 +13,21 @@ use crate::output::Output;
 pub async fn run(
     data_dir: Option<PathBuf>,
     ollama_url: &str,
+    integrity: bool,
     out: &Output,
 ) -> Result<ExitCode, CliError> {
     let data_dir = resolve_data_dir(data_dir).map_err(|e| CliError::Start(e.into()))?;
-    let report = doctor::run(data_dir, &Keychain::new(), ollama_url).await;
+    let report = doctor::run(
+        data_dir,
+        &Keychain::new(),
+        ollama_url,
+        if integrity {
+            doctor::Integrity::Full
+        } else {
+            doctor::Integrity::Quick
+        },
+    )
+    .await;
     out.result(&report, || {
         let mut text = format!(
             "Handshake {}\ndata directory: {}\n",

@@ -28,7 +28,10 @@ pub async fn dispatch(cli: Cli, out: &Output) -> Result<ExitCode, CliError> {
     let data_dir = cli.data_dir;
     match cli.command {
         Command::Complete(args) => complete::run(data_dir, args, out).await,
-        Command::Doctor { ollama_url } => doctor::run(data_dir, &ollama_url, out).await,
+        Command::Doctor {
+            ollama_url,
+            integrity,
+        } => doctor::run(data_dir, &ollama_url, integrity, out).await,
         Command::Provider { command } => {
             let hs = Handshake::open(data_dir).await?;
             finish(&hs, provider::run(&hs, command, out).await).await
@@ -60,10 +63,11 @@ pub async fn dispatch(cli: Cli, out: &Output) -> Result<ExitCode, CliError> {
     }
 }
 
-/// Shuts the core down (the recorder's writer, if it was started), then returns the command's
-/// result; a failed shutdown turns a success into an error.
+/// Closes the core (flushes the recorder's writer, if it was started, and ends the session on the
+/// data directory cleanly), then returns the command's result; a failed flush turns a success into
+/// an error.
 async fn finish(hs: &Handshake, result: Result<ExitCode, CliError>) -> Result<ExitCode, CliError> {
-    let shutdown = hs.shutdown().await;
+    let shutdown = hs.close().await;
     let code = result?;
     shutdown?;
     Ok(code)

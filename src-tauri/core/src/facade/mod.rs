@@ -154,6 +154,21 @@ impl Handshake {
         Ok(())
     }
 
+    /// Flushes the Flight Recorder and ends this session on the data directory cleanly, so the
+    /// next open does not take it for a crash (and run the full integrity check). The shells call
+    /// it once, as they exit; the core is not used after it.
+    pub async fn close(&self) -> Result<(), RecorderError> {
+        let flushed = self.shutdown().await;
+        self.db.close().await;
+        flushed
+    }
+
+    /// SQLite's full integrity check of the database (every page): the app runs it in the
+    /// background once its window is up; `hsk doctor --integrity` and Settings on request.
+    pub async fn check_integrity(&self) -> Result<(), crate::db::DbError> {
+        self.db.check_integrity().await
+    }
+
     /// The data directory in use.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
@@ -181,6 +196,12 @@ impl Handshake {
 
     /// Runs the health checks against this data directory.
     pub async fn doctor(&self, ollama_url: &str) -> DoctorReport {
-        doctor::run(self.data_dir.clone(), &self.keychain, ollama_url).await
+        doctor::run(
+            self.data_dir.clone(),
+            &self.keychain,
+            ollama_url,
+            doctor::Integrity::Full,
+        )
+        .await
     }
 }

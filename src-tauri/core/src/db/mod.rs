@@ -4,9 +4,18 @@
 //! migration), migrating from `migrations/`, and refusing what it must not touch: a file that is
 //! not a SQLite database, a corrupt database, or one written by a newer Handshake. None of those is
 //! ever overwritten or migrated; the caller gets a typed error naming the file.
+//!
+//! Opening costs the same whatever the size of the file: it reads the header and the schema, not
+//! every page. SQLite's full `quick_check` (every page of every table) runs before anything is
+//! written when the last session on the directory did not end cleanly ([`sessions`]: a crash, a
+//! power cut, a `kill -9`), and whenever it is asked for ([`Database::check_integrity`]: `hsk
+//! doctor --integrity`, and the app in the background once its window is shown).
+
+pub mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -51,6 +60,8 @@ pub enum DbError {
         path: PathBuf,
         source: sqlx::migrate::MigrateError,
     },
+    #[error(transparent)]
+    Sessions(#[from] sessions::SessionError),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
 }
@@ -67,6 +78,9 @@ pub const PAGE_SIZE: u32 = 32 * 1024;
 pub struct Database {
     pool: SqlitePool,
     path: PathBuf,
+    /// This process's session marker, released by [`Database::close`] or when the last handle is
+    /// dropped.
+    session: Arc<Mutex<Option<sessions::SessionMarker>>>,
 }
 
 impl Database {
@@ -78,6 +92,9 @@ impl Database {
         })?;
         let path = data_dir.join(DB_FILE_NAME);
         check_header(&path)?;
+        // Sessions that did not end cleanly, found before this one's marker exists.
+        let unclean = sessions::unclean_sessions(data_dir)?;
+        let session = sessions::begin(data_dir)?;
 
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(&path)
@@ -93,7 +110,15 @@ impl Database {
             .await
             .map_err(|e| classify_open_error(&path, e))?;
 
-        integrity_check(&pool, &path).await?;
+        if unclean.is_empty() {
+            read_schema(&pool, &path).await?;
+        } else {
+            tracing::warn!(
+                sessions = unclean.len(),
+                "an earlier session on this data directory did not end cleanly; checking the database"
+            );
+            integrity_check(&pool, &path).await?;
+        }
         refuse_newer_schema(&pool, &path).await?;
         MIGRATOR
             .run(&pool)
@@ -102,7 +127,18 @@ impl Database {
                 path: path.clone(),
                 source,
             })?;
-        Ok(Self { pool, path })
+        sessions::clear(&unclean);
+        Ok(Self {
+            pool,
+            path,
+            session: Arc::new(Mutex::new(Some(session))),
+        })
+    }
+
+    /// SQLite's `quick_check` over every page: `Corrupt` (or `NotADatabase`) when it finds a
+    /// problem. Its cost grows with the file (about a second at a million Flight Recorder events).
+    pub async fn check_integrity(&self) -> Result<(), DbError> {
+        integrity_check(&self.pool, &self.path).await
     }
 
     /// The connection pool, for the modules that own tables.
@@ -125,8 +161,8 @@ impl Database {
         Ok(row.try_get("v")?)
     }
 
-    /// Checkpoints the WAL into the main file and closes every connection, so that the file on
-    /// disk is complete on its own.
+    /// Checkpoints the WAL into the main file, closes every connection, so that the file on disk
+    /// is complete on its own, and ends this process's session cleanly (see [`sessions`]).
     pub async fn close(&self) {
         if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)
@@ -135,6 +171,9 @@ impl Database {
             tracing::warn!(%error, "could not checkpoint the WAL before closing");
         }
         self.pool.close().await;
+        if let Ok(mut session) = self.session.lock() {
+            session.take();
+        }
     }
 }
 
@@ -195,13 +234,7 @@ async fn integrity_check(pool: &SqlitePool, path: &Path) -> Result<(), DbError> 
     let rows = sqlx::query("PRAGMA quick_check")
         .fetch_all(pool)
         .await
-        .map_err(|e| match classify_open_error(path, e) {
-            DbError::Sqlx(e) => DbError::Corrupt {
-                path: path.to_path_buf(),
-                detail: e.to_string(),
-            },
-            other => other,
-        })?;
+        .map_err(|e| unreadable(path, e))?;
     let first: String = match rows.first() {
         Some(row) => row.try_get(0)?,
         None => String::from("no answer"),
@@ -214,6 +247,27 @@ async fn integrity_check(pool: &SqlitePool, path: &Path) -> Result<(), DbError> 
             detail: first,
         })
     }
+}
+
+/// A database error met while checking the file: not SQLite, or corrupt.
+fn unreadable(path: &Path, error: sqlx::Error) -> DbError {
+    match classify_open_error(path, error) {
+        DbError::Sqlx(e) => DbError::Corrupt {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        },
+        other => other,
+    }
+}
+
+/// The cheap check of every open: the header was read already; this reads the schema (a file whose
+/// first pages are damaged fails here, typed, before anything is written).
+async fn read_schema(pool: &SqlitePool, path: &Path) -> Result<(), DbError> {
+    sqlx::query("SELECT COUNT(*) FROM sqlite_master")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| unreadable(path, e))?;
+    Ok(())
 }
 
 async fn refuse_newer_schema(pool: &SqlitePool, path: &Path) -> Result<(), DbError> {
@@ -312,6 +366,87 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
+
+    /// A database whose last page (a table's leaf, far from the schema) is scribbled over, closed
+    /// cleanly; returns its bytes.
+    async fn with_a_damaged_last_page(dir: &Path) -> Vec<u8> {
+        let db = Database::open(dir).await.unwrap();
+        sqlx::query("CREATE TABLE bulk (b BLOB)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        for _ in 0..64 {
+            sqlx::query("INSERT INTO bulk VALUES (randomblob(3000))")
+                .execute(db.pool())
+                .await
+                .unwrap();
+        }
+        db.close().await;
+        let path = dir.join(DB_FILE_NAME);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - PAGE_SIZE as usize;
+        for b in bytes.iter_mut().skip(last) {
+            *b = 0xA5;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        bytes
+    }
+
+    #[tokio::test]
+    async fn a_clean_open_does_not_read_every_page_but_the_full_check_does() {
+        let dir = tempfile::tempdir().unwrap();
+        with_a_damaged_last_page(dir.path()).await;
+        // The last session ended cleanly: opening reads the header and the schema only.
+        let db = Database::open(dir.path()).await.unwrap();
+        let err = db.check_integrity().await.unwrap_err();
+        assert!(
+            matches!(err, DbError::Corrupt { .. } | DbError::NotADatabase { .. }),
+            "{err:?}"
+        );
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn after_an_unclean_session_a_damaged_database_is_refused_before_any_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = with_a_damaged_last_page(dir.path()).await;
+        // What a process that died leaves: its marker, which nobody holds locked any more.
+        let marker = dir
+            .path()
+            .join(sessions::SESSIONS_DIR_NAME)
+            .join("4242-gone");
+        std::fs::write(&marker, b"").unwrap();
+        let err = Database::open(dir.path()).await.unwrap_err();
+        assert!(
+            matches!(err, DbError::Corrupt { .. } | DbError::NotADatabase { .. }),
+            "{err:?}"
+        );
+        assert_eq!(std::fs::read(dir.path().join(DB_FILE_NAME)).unwrap(), bytes);
+        assert!(marker.exists(), "the next open checks again");
+    }
+
+    #[tokio::test]
+    async fn an_unclean_session_on_a_sound_database_is_checked_once_and_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        Database::open(dir.path()).await.unwrap().close().await;
+        let marker = dir
+            .path()
+            .join(sessions::SESSIONS_DIR_NAME)
+            .join("4242-gone");
+        std::fs::write(&marker, b"").unwrap();
+        let db = Database::open(dir.path()).await.unwrap();
+        assert!(!marker.exists());
+        // This session's own marker is held while it is open, and gone once it is closed.
+        assert!(sessions::unclean_sessions(dir.path()).unwrap().is_empty());
+        let markers = || {
+            std::fs::read_dir(dir.path().join(sessions::SESSIONS_DIR_NAME))
+                .unwrap()
+                .count()
+        };
+        assert_eq!(markers(), 1);
+        db.close().await;
+        assert_eq!(markers(), 0);
     }
 
     #[tokio::test]
