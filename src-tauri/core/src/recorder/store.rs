@@ -294,8 +294,35 @@ fn checkpoint_from_row(row: &SqliteRow) -> Result<RetentionCheckpoint, RecorderE
     })
 }
 
-const SELECT_EVENTS: &str = "SELECT seq, event_id, event_type, occurred_at_ms, trace_id, job_id, \
-     profile_id, provider_id, model_id, payload, prev_hash, hash FROM flight_events WHERE 1 = 1";
+const EVENT_COLUMNS: &str = "seq, event_id, event_type, occurred_at_ms, trace_id, job_id, \
+     profile_id, provider_id, model_id, payload, prev_hash, hash";
+
+/// `{before}SELECT <columns> FROM flight_events ... WHERE 1 = 1`, for `query`. When a time bound is
+/// the only filter with an index, the time index is named: left to itself SQLite walks the table
+/// in `seq` order (to skip the sort) and reads every event outside the window; through the index it
+/// reads only the window's events (and sorts them, keeping `limit` at a time).
+fn select_events<'a>(
+    before: &str,
+    query: &EventQuery,
+    types: &[EventType],
+) -> QueryBuilder<'a, Sqlite> {
+    let keyed = query.event_type.is_some()
+        || query.trace_id.is_some()
+        || query.job_id.is_some()
+        || query.profile_id.is_some()
+        || query.provider_id.is_some()
+        || query.model_id.is_some()
+        || !types.is_empty();
+    let timed = query.from.is_some() || query.until.is_some();
+    let hint = if timed && !keyed {
+        " INDEXED BY flight_events_time"
+    } else {
+        ""
+    };
+    QueryBuilder::new(format!(
+        "{before}SELECT {EVENT_COLUMNS} FROM flight_events{hint} WHERE 1 = 1"
+    ))
+}
 
 /// Appends `query`'s filters (not its paging) as `AND ...` clauses.
 fn push_filters(qb: &mut QueryBuilder<'_, Sqlite>, query: &EventQuery) {
@@ -333,15 +360,21 @@ pub async fn query(
     pool: &SqlitePool,
     query: &EventQuery,
 ) -> Result<Vec<StoredEvent>, RecorderError> {
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(SELECT_EVENTS);
+    let rows = oldest_first("", query).build().fetch_all(pool).await?;
+    rows.iter().map(event_from_row).collect()
+}
+
+/// The statement behind [`query`], after `before` (the query plan test puts `EXPLAIN QUERY PLAN`
+/// in front of the same text).
+fn oldest_first<'a>(before: &str, query: &'a EventQuery) -> QueryBuilder<'a, Sqlite> {
+    let mut qb = select_events(before, query, &[]);
     push_filters(&mut qb, query);
     if let Some(after) = query.after_seq {
         qb.push(" AND seq > ").push_bind(after);
     }
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_QUERY_LIMIT);
     qb.push(" ORDER BY seq LIMIT ").push_bind(i64::from(limit));
-    let rows = qb.build().fetch_all(pool).await?;
-    rows.iter().map(event_from_row).collect()
+    qb
 }
 
 /// Events matching `query`'s filters and, when `types` is not empty, of one of `types`, newest
@@ -353,7 +386,21 @@ pub async fn query_newest(
     types: &[EventType],
     before_seq: Option<i64>,
 ) -> Result<Vec<StoredEvent>, RecorderError> {
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(SELECT_EVENTS);
+    let rows = newest_first("", query, types, before_seq)
+        .build()
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(event_from_row).collect()
+}
+
+/// The statement behind [`query_newest`], after `before`.
+fn newest_first<'a>(
+    before: &str,
+    query: &'a EventQuery,
+    types: &[EventType],
+    before_seq: Option<i64>,
+) -> QueryBuilder<'a, Sqlite> {
+    let mut qb = select_events(before, query, types);
     push_filters(&mut qb, query);
     if !types.is_empty() {
         qb.push(" AND event_type IN (");
@@ -369,8 +416,7 @@ pub async fn query_newest(
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_QUERY_LIMIT);
     qb.push(" ORDER BY seq DESC LIMIT ")
         .push_bind(i64::from(limit));
-    let rows = qb.build().fetch_all(pool).await?;
-    rows.iter().map(event_from_row).collect()
+    qb
 }
 
 /// The sequence number of the newest event (0 when the log is empty).
@@ -446,6 +492,101 @@ mod tests {
                 correlation: Correlation::none(),
             })
             .collect()
+    }
+
+    /// The plan SQLite chooses for `qb`'s statement (its `detail` lines).
+    async fn plan(pool: &SqlitePool, mut qb: QueryBuilder<'_, Sqlite>) -> String {
+        let rows = qb.build().fetch_all(pool).await.unwrap();
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("detail").unwrap())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    #[tokio::test]
+    async fn every_filter_the_cli_and_console_offer_reads_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Database::open(dir.path()).await.unwrap();
+        let when = Utc::now();
+        let cases: [(EventQuery, &str); 8] = [
+            (
+                EventQuery {
+                    event_type: Some(EventType::JobStarted),
+                    ..Default::default()
+                },
+                "flight_events_type",
+            ),
+            (
+                EventQuery {
+                    trace_id: Some(Uuid::now_v7()),
+                    ..Default::default()
+                },
+                "flight_events_trace",
+            ),
+            (
+                EventQuery {
+                    job_id: Some("j".into()),
+                    ..Default::default()
+                },
+                "flight_events_job",
+            ),
+            (
+                EventQuery {
+                    profile_id: Some("p".into()),
+                    ..Default::default()
+                },
+                "flight_events_profile",
+            ),
+            (
+                EventQuery {
+                    provider_id: Some("oll".into()),
+                    ..Default::default()
+                },
+                "flight_events_provider",
+            ),
+            (
+                EventQuery {
+                    model_id: Some("oll/m".into()),
+                    ..Default::default()
+                },
+                "flight_events_model",
+            ),
+            (
+                EventQuery {
+                    from: Some(when),
+                    ..Default::default()
+                },
+                "flight_events_time",
+            ),
+            (
+                EventQuery {
+                    until: Some(when),
+                    ..Default::default()
+                },
+                "flight_events_time",
+            ),
+        ];
+        let explain = "EXPLAIN QUERY PLAN ";
+        for (query, index) in &cases {
+            for plan in [
+                plan(db.pool(), oldest_first(explain, query)).await,
+                plan(db.pool(), newest_first(explain, query, &[], Some(10))).await,
+            ] {
+                assert!(
+                    plan.contains(&format!("INDEX {index} ")),
+                    "{query:?}: {plan}"
+                );
+            }
+        }
+        // The console's filter by several types at once.
+        let types = [EventType::JobStarted, EventType::ProfileChanged];
+        let plan = plan(
+            db.pool(),
+            newest_first(explain, &EventQuery::default(), &types, None),
+        )
+        .await;
+        assert!(plan.contains("INDEX flight_events_type "), "{plan}");
+        db.close().await;
     }
 
     fn links(batch: &PreparedBatch) -> Vec<(i64, String, String)> {
