@@ -60,4 +60,7 @@ XDG_DATA_HOME=$keyring_home dbus-run-session -- bash -euo pipefail -c '
   xvfb-run -a -s "-screen 0 1280x800x24" cargo test -p handshake --features e2e --test "e2e_*"
   ls test-artifacts/e2e
 '
+step "Flight Recorder scaling benchmark, small size (so that it cannot rot)"
+cargo run -q -p handshake-core --example recorder_scaling_bench -- 2000
+
 step "all tests passed"

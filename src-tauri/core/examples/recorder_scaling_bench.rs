@@ -3,7 +3,8 @@
 //! directory), with five rare events (their own provider, model, profile and job) spread through
 //! it, then times, as the median of five runs on a warm page cache: opening the database, opening
 //! the recorder, `tail(100)`, a query on each filter the CLI and console offer (the rare value: a
-//! handful of hits among everything) and a full `verify`. Prints one row per size.
+//! handful of hits among everything) and a full `verify`; then adds 1,000 events and times the
+//! incremental `verify` that follows. Prints one row per size.
 //!
 //! ```sh
 //! cargo run -p handshake-core --release --example recorder_scaling_bench -- [sizes=10000,100000]
@@ -17,12 +18,14 @@ use handshake_core::db::Database;
 use handshake_core::llm::FinishReason;
 use handshake_core::recorder::{
     AnchorKey, Correlation, EventQuery, EventType, FlightRecorder, Ident, InferenceOutcome,
-    KeySource, LlmInference, RecorderConfig, Sha256Hex,
+    KeySource, LlmInference, RecorderConfig, Sha256Hex, VerifyDepth, VerifyReport,
 };
 use handshake_core::vocab::ProviderTier;
 use uuid::Uuid;
 
 const RARE: usize = 5;
+/// Events added after the full verification, for the incremental one.
+const NEW_SINCE: usize = 1_000;
 
 fn keys() -> KeySource {
     KeySource::Fixed(AnchorKey::from_bytes([5; 32]))
@@ -114,8 +117,8 @@ async fn main() {
         .split(',')
         .map(|s| s.parse().expect("sizes: comma-separated counts"))
         .collect();
-    println!("| events | file MB | open db ms | open recorder ms | tail 100 ms | provider ms | model ms | profile ms | job ms | type ms | full verify ms (events/s) |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| events | file MB | open db ms | open recorder ms | tail 100 ms | provider ms | model ms | profile ms | job ms | type ms | full verify ms (events/s) | incremental verify ms |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for events in sizes {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
@@ -209,14 +212,30 @@ async fn main() {
         let verify = t.elapsed();
         rec.shutdown().await.unwrap();
         db.close().await;
+        // Routine verification: 1,000 events added since the full walk left its mark.
+        build(d, NEW_SINCE).await;
+        let db = Database::open(d).await.unwrap();
+        let rec = FlightRecorder::open(&db, d, keys(), RecorderConfig::default())
+            .await
+            .unwrap();
+        let t = Instant::now();
+        let report = rec.verify_to(VerifyDepth::Incremental).await.unwrap();
+        let incremental = t.elapsed();
+        match report {
+            VerifyReport::Ok { count, .. } => assert_eq!(count, NEW_SINCE as u64),
+            other => panic!("{other:?}"),
+        }
+        rec.shutdown().await.unwrap();
+        db.close().await;
         println!(
-            "| {events} | {file_mb:.0} | {} | {} | {} | {} | {} ({:.0}) |",
+            "| {events} | {file_mb:.0} | {} | {} | {} | {} | {} ({:.0}) | {} |",
             ms(open_db),
             ms(open_rec),
             ms(tail),
             filter_ms.join(" | "),
             ms(verify),
-            events as f64 / verify.as_secs_f64()
+            events as f64 / verify.as_secs_f64(),
+            ms(incremental)
         );
     }
 }

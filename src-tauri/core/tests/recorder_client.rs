@@ -441,8 +441,13 @@ async fn no_prompt_or_answer_text_reaches_the_database_file() {
     db.close().await;
     let mut bytes = Vec::new();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            // `sessions/`: empty once the database is closed.
+            continue;
+        }
         // A -wal or -shm file may vanish between listing and reading as SQLite closes.
-        match std::fs::read(entry.unwrap().path()) {
+        match std::fs::read(path) {
             Ok(content) => bytes.extend(content),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => panic!("{e}"),

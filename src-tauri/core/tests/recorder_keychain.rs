@@ -195,7 +195,7 @@ async fn a_rolled_back_or_wiped_log_is_reported_by_the_keychain_witness() {
     {
         let db = Database::open(d).await.unwrap();
         let key = KeySource::Keychain(keychain.clone()).load().await.unwrap();
-        let alone = verify::verify(db.pool(), &Anchor::new(d, key))
+        let alone = verify::verify(db.path(), &Anchor::new(d, key), VerifyDepth::Full)
             .await
             .unwrap();
         assert!(alone.is_ok(), "{alone:?}");

@@ -503,3 +503,91 @@ async fn a_crash_on_either_side_of_a_retention_commit_verifies() {
     assert_eq!((state.base.seq, state.pending_base), (2, None));
     assert!(rec.verify().await.unwrap().is_ok());
 }
+
+fn walked(report: VerifyReport) -> (u64, i64, i64) {
+    match report {
+        VerifyReport::Ok {
+            count,
+            from_seq,
+            head,
+            ..
+        } => (count, from_seq, head.seq),
+        other => panic!("expected ok, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn incremental_verification_walks_only_what_was_added_since_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, rec) = open(dir.path()).await;
+    append_jobs(&rec, 0..10).await;
+    // No mark yet: the first walk is a full one, and leaves the mark at the head.
+    assert_eq!(
+        walked(rec.verify_to(VerifyDepth::Incremental).await.unwrap()),
+        (10, 1, 10)
+    );
+    assert!(verified_mark::mark_path(dir.path()).exists());
+    append_jobs(&rec, 10..13).await;
+    assert_eq!(
+        walked(rec.verify_to(VerifyDepth::Incremental).await.unwrap()),
+        (3, 11, 13)
+    );
+    assert_eq!(
+        walked(rec.verify_to(VerifyDepth::Incremental).await.unwrap()),
+        (0, 14, 13),
+        "nothing new, nothing walked"
+    );
+    assert_eq!(walked(rec.verify().await.unwrap()), (13, 1, 13));
+
+    // A mark edited by hand is not trusted: the walk starts at the beginning.
+    let mark = verified_mark::mark_path(dir.path());
+    let text = std::fs::read_to_string(&mark).unwrap();
+    std::fs::write(&mark, text.replace("\"seq\":13", "\"seq\":12")).unwrap();
+    assert_eq!(
+        walked(rec.verify_to(VerifyDepth::Incremental).await.unwrap()),
+        (13, 1, 13)
+    );
+
+    // An edit below the mark is the full walk's to find (the documented trade); an edit of the
+    // marked event itself sends the incremental walk back to the beginning, where it is found.
+    drop_guards(&db).await;
+    sqlx::query("UPDATE flight_events SET payload = '{\"job_id\":\"job-x\",\"profile_id\":\"p1\"}' WHERE seq = 4")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        walked(rec.verify_to(VerifyDepth::Incremental).await.unwrap()),
+        (0, 14, 13)
+    );
+    assert_eq!(broken(rec.verify().await.unwrap()), (4, BreakKind::Edited));
+    sqlx::query("UPDATE flight_events SET payload = '{\"job_id\":\"job-y\",\"profile_id\":\"p1\"}' WHERE seq = 13")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        broken(rec.verify_to(VerifyDepth::Incremental).await.unwrap()),
+        (4, BreakKind::Edited)
+    );
+}
+
+#[tokio::test]
+async fn incremental_verification_still_sees_a_truncated_tail_and_a_forged_anchor() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, rec) = open(dir.path()).await;
+    append_jobs(&rec, 0..6).await;
+    assert!(rec.verify().await.unwrap().is_ok());
+    drop_guards(&db).await;
+    sqlx::query("DELETE FROM flight_events WHERE seq > 4")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        broken(rec.verify_to(VerifyDepth::Incremental).await.unwrap()),
+        (5, BreakKind::TruncatedTail)
+    );
+    std::fs::write(dir.path().join("recorder.anchor"), b"{}").unwrap();
+    assert_eq!(
+        broken(rec.verify_to(VerifyDepth::Incremental).await.unwrap()).1,
+        BreakKind::AnchorMismatch
+    );
+}

@@ -92,7 +92,10 @@ pub async fn console_timeline(
 pub async fn console_verify(
     state: tauri::State<'_, AppState>,
 ) -> Result<VerifyReport, CommandError> {
-    Ok(state.core()?.events_verify().await?)
+    Ok(state
+        .core()?
+        .events_verify(handshake_core::recorder::VerifyDepth::Full)
+        .await?)
 }
 
 /// Exports the events passing `filter` to a new JSON Lines file in the data directory.

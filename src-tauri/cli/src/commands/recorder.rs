@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use serde::Serialize;
 
-use handshake_core::recorder::{EventQuery, EventType, StoredEvent, VerifyReport};
+use handshake_core::recorder::{EventQuery, EventType, StoredEvent, VerifyDepth, VerifyReport};
 use handshake_core::Handshake;
 
 use crate::error::CliError;
@@ -24,8 +24,13 @@ pub enum RecorderCommand {
     },
     /// Events matching every given filter, in sequence order.
     Query(QueryArgs),
-    /// Walk the hash chain and check the anchor; exits 3 at the first broken link.
-    Verify,
+    /// Walk the hash chain and check the anchor and the keychain's witness; exits 4 at the first
+    /// broken link. Walks what was added since the last verification unless `--full`.
+    Verify {
+        /// Walk every event, not only those after the last verified one.
+        #[arg(long)]
+        full: bool,
+    },
     /// Write events as JSON Lines (one event per line).
     Export {
         #[command(flatten)]
@@ -139,8 +144,13 @@ pub async fn run(hs: &Handshake, cmd: RecorderCommand, out: &Output) -> Result<E
             let events = hs.events_query(&args.to_query()?).await?;
             out.result(&events, || events_text(&events));
         }
-        RecorderCommand::Verify => {
-            let report = hs.events_verify().await?;
+        RecorderCommand::Verify { full } => {
+            let depth = if full {
+                VerifyDepth::Full
+            } else {
+                VerifyDepth::Incremental
+            };
+            let report = hs.events_verify(depth).await?;
             out.result(&report, || match &report {
                 VerifyReport::Ok {
                     count,

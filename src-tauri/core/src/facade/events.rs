@@ -1,10 +1,11 @@
 //! Reading the Flight Recorder without starting its writer: tail, query, verify and export go
 //! straight to the database (and the anchor file, for verify), so `hsk recorder ...` can read
-//! while the desktop app is recording, and never writes an event or the anchor.
+//! while the desktop app is recording, and never writes an event or the anchor (verify moves only
+//! its own verified mark).
 
 use tokio::io::AsyncWrite;
 
-use crate::recorder::{self, EventQuery, KeySource, StoredEvent, VerifyReport};
+use crate::recorder::{self, EventQuery, KeySource, StoredEvent, VerifyDepth, VerifyReport};
 
 use super::error::FacadeError;
 use super::Handshake;
@@ -20,12 +21,14 @@ impl Handshake {
         Ok(recorder::store::query(self.db().pool(), query).await?)
     }
 
-    /// Walks the chain and checks it against the anchor (the anchor key comes from the keychain).
-    pub async fn events_verify(&self) -> Result<VerifyReport, FacadeError> {
-        Ok(recorder::verify_data_dir(
+    /// Walks the chain (all of it, or from the verified mark) and checks it against the anchor and
+    /// the keychain's witness (the anchor key comes from the keychain).
+    pub async fn events_verify(&self, depth: VerifyDepth) -> Result<VerifyReport, FacadeError> {
+        Ok(recorder::verify_data_dir_to(
             self.db(),
             self.data_dir(),
             KeySource::Keychain(self.keychain().clone()),
+            depth,
         )
         .await?)
     }

@@ -26,6 +26,7 @@ mod export;
 pub mod primitives;
 mod recording_client;
 pub mod store;
+pub mod verified_mark;
 pub mod verify;
 pub mod witness;
 mod writer;
@@ -46,7 +47,7 @@ pub use events::*;
 pub use export::export_jsonl;
 pub use recording_client::RecordingClient;
 pub use store::{ChainHead, EventQuery, RetentionCheckpoint, StoredEvent};
-pub use verify::{BreakKind, VerifyReport};
+pub use verify::{BreakKind, VerifyDepth, VerifyReport};
 pub use witness::HeadWitness;
 
 use crate::db::Database;
@@ -126,6 +127,7 @@ pub struct RecorderStats {
 
 struct Inner {
     pool: SqlitePool,
+    db_path: std::path::PathBuf,
     anchor: Anchor,
     queue: mpsc::Sender<PendingEvent>,
     queue_capacity: usize,
@@ -220,6 +222,7 @@ impl FlightRecorder {
         let recorder = Self {
             inner: Arc::new(Inner {
                 pool: db.pool().clone(),
+                db_path: db.path().to_path_buf(),
                 anchor,
                 queue: queue_tx,
                 queue_capacity: config.queue_capacity.max(1),
@@ -337,9 +340,14 @@ impl FlightRecorder {
         self.inner.shared.live.subscribe()
     }
 
-    /// Walks the chain and checks the anchor.
+    /// Walks the whole chain and checks the anchor and the witness ([`VerifyDepth::Full`]).
     pub async fn verify(&self) -> Result<VerifyReport, RecorderError> {
-        verify::verify(&self.inner.pool, &self.inner.anchor).await
+        self.verify_to(VerifyDepth::Full).await
+    }
+
+    /// [`FlightRecorder::verify`] at the given depth (incremental: from the verified mark).
+    pub async fn verify_to(&self, depth: VerifyDepth) -> Result<VerifyReport, RecorderError> {
+        verify::verify(&self.inner.db_path, &self.inner.anchor, depth).await
     }
 
     /// Writes the events matching `query` (all pages, from `after_seq`) as JSON Lines.
@@ -374,14 +382,25 @@ fn state_at(head: &ChainHead, base: &ChainHead) -> AnchorState {
 }
 
 /// Verifies a data directory without starting a writer (for `hsk recorder verify` while the app
-/// may be running: it only reads).
+/// may be running: it writes no event and never the anchor, only the verified mark), walking the
+/// whole chain.
 pub async fn verify_data_dir(
     db: &Database,
     data_dir: &Path,
     keys: KeySource,
 ) -> Result<VerifyReport, RecorderError> {
+    verify_data_dir_to(db, data_dir, keys, VerifyDepth::Full).await
+}
+
+/// [`verify_data_dir`] at the given depth.
+pub async fn verify_data_dir_to(
+    db: &Database,
+    data_dir: &Path,
+    keys: KeySource,
+    depth: VerifyDepth,
+) -> Result<VerifyReport, RecorderError> {
     let anchor = keys.anchor(data_dir).await?;
-    verify::verify(db.pool(), &anchor).await
+    verify::verify(db.path(), &anchor, depth).await
 }
 
 /// Why the anchor (as just read) cannot be trusted to be extended, or `None` when it can (or is

@@ -9,7 +9,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use uuid::Uuid;
 
 use super::chain::{row_hash, RowContent, GENESIS_HASH};
@@ -262,15 +262,6 @@ impl PreparedBatch {
             hash: r.hash.clone(),
         })
     }
-}
-
-pub(crate) async fn latest_checkpoint_conn(
-    conn: &mut SqliteConnection,
-) -> Result<Option<RetentionCheckpoint>, RecorderError> {
-    let row = sqlx::query(CHECKPOINT_SQL)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.map(|r| checkpoint_from_row(&r)).transpose()
 }
 
 /// The newest retention checkpoint, if retention ever ran.
