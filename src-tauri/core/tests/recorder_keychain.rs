@@ -3,12 +3,15 @@
 //! take turns because Secret Service tests race on D-Bus.
 #![allow(clippy::unwrap_used)]
 
+mod recorder_common;
+
 use std::path::Path;
 
 use handshake_core::db::{Database, DB_FILE_NAME};
 use handshake_core::recorder::anchor::{Anchor, ANCHOR_FILE_NAME, ANCHOR_KEY_HANDLE};
 use handshake_core::recorder::*;
 use handshake_core::secrets::{Keychain, SecretHandle};
+use recorder_common::drop_guards;
 use secrecy::SecretString;
 
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -174,16 +177,7 @@ async fn a_rolled_back_or_wiped_log_is_reported_by_the_keychain_witness() {
     // Roll back: the last five rows deleted (guards dropped) and the older anchor put back.
     {
         let db = Database::open(d).await.unwrap();
-        for t in [
-            "flight_events_no_update",
-            "flight_events_no_delete",
-            "flight_events_append_only",
-        ] {
-            sqlx::query(&format!("DROP TRIGGER {t}"))
-                .execute(db.pool())
-                .await
-                .unwrap();
-        }
+        drop_guards(&db).await;
         sqlx::query("DELETE FROM flight_events WHERE seq > 3")
             .execute(db.pool())
             .await

@@ -6,26 +6,12 @@ mod recorder_common;
 
 use std::time::Duration;
 
-use handshake_core::db::Database;
 use handshake_core::recorder::anchor::Anchor;
 use handshake_core::recorder::chain::{row_hash, RowContent};
 use handshake_core::recorder::*;
 use recorder_common::*;
 use sqlx::Row;
 use uuid::Uuid;
-
-async fn drop_guards(db: &Database) {
-    for t in [
-        "flight_events_no_update",
-        "flight_events_no_delete",
-        "flight_events_append_only",
-    ] {
-        sqlx::query(&format!("DROP TRIGGER {t}"))
-            .execute(db.pool())
-            .await
-            .unwrap();
-    }
-}
 
 fn broken(report: VerifyReport) -> (i64, BreakKind) {
     match report {

@@ -95,3 +95,17 @@ pub async fn assert_verified_and_anchored_at_head(rec: &FlightRecorder) -> Chain
     assert_eq!(anchored_seq, Some(head.seq), "the anchor is at the head");
     head
 }
+
+/// Drops the append-only triggers, as someone with sqlite and write access to the file can.
+pub async fn drop_guards(db: &Database) {
+    for t in [
+        "flight_events_no_update",
+        "flight_events_no_delete",
+        "flight_events_append_only",
+    ] {
+        sqlx::query(&format!("DROP TRIGGER {t}"))
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+}
